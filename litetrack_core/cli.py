@@ -1,0 +1,182 @@
+"""``litetrack`` command line: models, bench, checkpoint, smoke.
+
+    litetrack models                       parameters and FLOPs of every named config
+    litetrack bench --config NAME          CPU/GPU latency per model call (median / p90, peak memory)
+    litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
+    litetrack smoke [--image FILE]         build the default model and ground a sentence on a real frame
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+__all__ = ["main"]
+
+DEFAULT_CONFIG = "litetrack-s168"
+# Paper figures (LiteTrack, seed 000) for comparison in `litetrack models`.
+PAPER = {"params_m": 108.4, "track_gflops": 47.2, "ground_gflops": 39.8}
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from litetrack_core.models import CONFIGS, create_model
+    from litetrack_core.models.factory import count_parameters
+    from litetrack_core.models.freezing import apply_litetrack_freezing
+    from litetrack_core.profiling import count_flops
+
+    rows = []
+    for name in args.configs or sorted(CONFIGS):
+        model = create_model(name)
+        counts = count_parameters(model)
+        rows.append(
+            {
+                "config": name,
+                "params_m": counts["total"] / 1e6,
+                "trainable_m": counts["trainable"] / 1e6,
+                "trainable_litetrack_freezing_m": apply_litetrack_freezing(model) / 1e6,
+                "track_gflops": count_flops(model, "track") / 1e9,
+                "ground_gflops": count_flops(model, "ground") / 1e9,
+                **{f"{k}_m": v / 1e6 for k, v in counts.items() if k not in ("total", "trainable")},
+            }
+        )
+        del model
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'config':16} {'params':>9} {'trainable':>10} {'frozen-LT':>10} {'track':>10} {'ground':>10}")
+    for r in rows:
+        print(
+            f"{r['config']:16} {r['params_m']:8.1f}M {r['trainable_m']:9.1f}M {r['trainable_litetrack_freezing_m']:9.1f}M"
+            f" {r['track_gflops']:7.1f} GF {r['ground_gflops']:7.1f} GF"
+        )
+    print(
+        f"{'paper LiteTrack':16} {PAPER['params_m']:8.1f}M {'':>10} {'':>10} "
+        f"{PAPER['track_gflops']:7.1f} GF {PAPER['ground_gflops']:7.1f} GF"
+    )
+    print("frozen-LT: trainable with LiteTrack's hierarchical freezing; GF: GFLOPs per call (mul+add = 2)")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from litetrack_core.models import create_model
+    from litetrack_core.profiling import measure_latency, model_call, peak_rss_mib
+
+    device = _device(args.device)
+    torch.set_num_threads(args.threads) if args.threads else None
+    results = []
+    for name in args.config:
+        model = create_model(name).to(device)
+        for call in ("track", "ground"):
+            stats = measure_latency(model_call(model, call, device), runs=args.runs, sync=device == "cuda")
+            results.append({"config": name, "call": call, "device": device, **stats.__dict__})
+            print(f"{name:16} {call:7} median {stats.median_ms:8.1f} ms  p90 {stats.p90_ms:8.1f} ms  ({stats.runs} runs, {device})")
+        del model
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else peak_rss_mib()
+    print(f"peak memory: {peak:.0f} MiB ({'CUDA max allocated' if device == 'cuda' else 'process RSS'})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"results": results, "peak_mib": peak, "threads": torch.get_num_threads()}, indent=2))
+    return 0
+
+
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    from litetrack_core.weights.checkpoint import CheckpointError, load_model
+
+    try:
+        model, report = load_model(args.file, config=args.config, strict=False)
+    except (CheckpointError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"config {model.cfg.name}\n{report}")
+    return 0 if report.exact else 1
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    import cv2
+
+    from litetrack_core.models import create_model
+    from litetrack_core.models.text import Tokenizer
+    from litetrack_core.tracking.crop import letterbox, to_model_input
+
+    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if image is None:
+        print(f"error: cannot read an image from {args.image}", file=sys.stderr)
+        return 2
+    frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    model = create_model(args.config, pretrained=True)
+    cfg = model.cfg
+    print(f"model {cfg.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
+          f"text from {cfg.text_init}, visual from {cfg.visual_init} (head untrained)")
+    text = Tokenizer(cfg.max_text_tokens)(args.text)
+    box = letterbox(frame, cfg.search_size)
+    zeros = torch.zeros(1, 3, cfg.template_size, cfg.template_size)
+    with torch.no_grad():
+        _, head, _ = model(
+            zeros,
+            to_model_input(box.image),
+            text,
+            torch.zeros(1, cfg.template_grid**2, dtype=torch.bool),
+            torch.zeros(1, cfg.search_grid**2, dtype=torch.bool),
+            torch.tensor([1]),
+        )
+    cx, cy, w, h = (head.pred_boxes[0, 0] * cfg.search_size).tolist()
+    left, top = box.rect_xywh_px[:2]
+    x = (cx - w / 2 - left) / box.scale
+    y = (cy - h / 2 - top) / box.scale
+    print(f"frame {args.image} ({frame.shape[1]}x{frame.shape[0]}), text {args.text!r}: "
+          f"{int(text.mask.sum())} tokens")
+    print(f"grounding box x,y,w,h = {x:.1f},{y:.1f},{w / box.scale:.1f},{h / box.scale:.1f} px, "
+          f"peak score {float(head.score_map.max()):.3f}")
+    return 0
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda requested but CUDA is not available")
+    return name
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="litetrack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    m = sub.add_parser("models", help="parameters and FLOPs per named config")
+    m.add_argument("configs", nargs="*", help="config names (default: all)")
+    m.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    m.set_defaults(func=_cmd_models)
+
+    b = sub.add_parser("bench", help="latency per model call")
+    b.add_argument("--config", nargs="+", default=[DEFAULT_CONFIG])
+    b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    b.add_argument("--runs", type=int, default=20)
+    b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    b.add_argument("--json", help="also write the results to this JSON file")
+    b.set_defaults(func=_cmd_bench)
+
+    c = sub.add_parser("checkpoint", help="recognise a checkpoint and report its mapping")
+    c.add_argument("file")
+    c.add_argument("--config", help="model config (default: the one the file was made for)")
+    c.set_defaults(func=_cmd_checkpoint)
+
+    s = sub.add_parser("smoke", help="ground a sentence on a real frame with the default model")
+    s.add_argument("--image", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/sequences/crossing_otb/img/000001.jpg")
+    s.add_argument("--text", default="the person in dark clothes walking across the crosswalk")
+    s.add_argument("--config", default=DEFAULT_CONFIG)
+    s.set_defaults(func=_cmd_smoke)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

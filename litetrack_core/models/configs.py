@@ -1,0 +1,154 @@
+"""Model configurations as data: one frozen dataclass per named model.
+
+Sizes are in pixels (crops are square), token counts follow from ``size // patch_size``.
+Every checkpoint the project writes stores its config as a plain dict beside the weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["ModelConfig", "CONFIGS", "get_config"]
+
+TextInit = Literal["none", "minilm"]
+VisualInit = Literal["none", "dinov2-vits14"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one LiteTrack / UVLTrack variant.
+
+    Args:
+        name: registry name.
+        patch_size: ViT patch side in pixels.
+        template_size: template crop side in pixels (context factor ``template_factor``).
+        search_size: search crop side in pixels (context factor ``search_factor``).
+        template_factor: template crop side = sqrt(w*h) * factor.
+        search_factor: search crop side = sqrt(w*h) * factor.
+        embed_dim: token width, shared by the visual and text encoders.
+        depth: number of ViT blocks.
+        num_heads: attention heads of the ViT blocks.
+        mlp_ratio: MLP hidden width / embed_dim in the ViT blocks.
+        layer_scale: ViT blocks with LayerScale (DINOv2-initialised models).
+        learnable_pos: position embeddings trained (True) or fixed 2D sin-cos (False).
+        csa: LiteTrack's channel self-attention in every ViT block.
+        csa_hidden: hidden width of the CSA squeeze-excitation (768 -> 48 in LiteTrack).
+        fusion_start: blocks ``[fusion_start, depth)`` attend jointly over image and text;
+            the text encoder has exactly ``fusion_start`` layers that run before them.
+        contrastive_start: contrastive logits are produced after blocks ``[contrastive_start, depth)``.
+        text_heads, text_intermediate: BERT layer geometry (width is ``embed_dim``).
+        text_vocab_size, text_max_positions: BERT embedding tables.
+        max_text_tokens: tokens per sentence including [CLS] and [SEP].
+        head_channels: width of the first conv of each head tower (then halved three times).
+        text_init, visual_init: pretrained initialisation that ships inside a package
+            (see ``litetrack_core.weights.pretrained``); "none" for random / checkpoint-only.
+    """
+
+    name: str
+    patch_size: int = 16
+    template_size: int = 128
+    search_size: int = 256
+    template_factor: float = 2.0
+    search_factor: float = 4.0
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    layer_scale: bool = False
+    learnable_pos: bool = False
+    csa: bool = False
+    csa_hidden: int = 48
+    fusion_start: int = 6
+    contrastive_start: int = 3
+    text_heads: int = 12
+    text_intermediate: int = 3072
+    text_vocab_size: int = 30522
+    text_max_positions: int = 512
+    max_text_tokens: int = 40
+    head_channels: int = 256
+    text_init: TextInit = "none"
+    visual_init: VisualInit = "none"
+
+    def __post_init__(self) -> None:
+        for field in ("template_size", "search_size"):
+            size = getattr(self, field)
+            if size <= 0 or size % self.patch_size:
+                raise ValueError(f"{field}={size} must be a positive multiple of patch_size={self.patch_size}")
+        if self.embed_dim % self.num_heads or self.embed_dim % self.text_heads:
+            raise ValueError(
+                f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads} "
+                f"and text_heads={self.text_heads}"
+            )
+        if not 0 < self.fusion_start <= self.depth:
+            raise ValueError(f"fusion_start={self.fusion_start} must be in [1, depth={self.depth}]")
+        if not 0 <= self.contrastive_start < self.depth:
+            raise ValueError(f"contrastive_start={self.contrastive_start} must be in [0, depth={self.depth})")
+        if self.head_channels % 8 or self.head_channels <= 0:
+            raise ValueError(f"head_channels={self.head_channels} must be a positive multiple of 8")
+        if not 3 <= self.max_text_tokens <= self.text_max_positions:
+            raise ValueError(
+                f"max_text_tokens={self.max_text_tokens} must be in [3, text_max_positions={self.text_max_positions}]"
+            )
+
+    @property
+    def template_grid(self) -> int:
+        """Template tokens per side."""
+        return self.template_size // self.patch_size
+
+    @property
+    def search_grid(self) -> int:
+        """Search tokens per side (also the side of the score map)."""
+        return self.search_size // self.patch_size
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown model config fields {unknown}; known fields: {sorted(known)}")
+        return cls(**data)
+
+
+# UVLTrack-Base exactly as published: ViT-B/16 (MAE), BERT-base cut to 6 layers, 128/256 crops.
+_UVLTRACK_B256 = ModelConfig(name="uvltrack-b256")
+
+CONFIGS: dict[str, ModelConfig] = {
+    _UVLTRACK_B256.name: _UVLTRACK_B256,
+    # LiteTrack: the same network plus channel self-attention in every block.
+    "litetrack-b256": dataclasses.replace(_UVLTRACK_B256, name="litetrack-b256", csa=True),
+    # For a 2-core CPU: DINOv2 ViT-S/14 (first 6 blocks) + MiniLM-L6 (first 3 layers), both width 384.
+    # 84/168 crops give 6x6 template and 12x12 search tokens: ~1/3 of the base model's sequence.
+    "litetrack-s168": ModelConfig(
+        name="litetrack-s168",
+        patch_size=14,
+        template_size=84,
+        search_size=168,
+        embed_dim=384,
+        depth=6,
+        num_heads=6,
+        layer_scale=True,
+        learnable_pos=True,
+        csa=True,
+        csa_hidden=24,
+        fusion_start=3,
+        contrastive_start=2,
+        text_heads=12,
+        text_intermediate=1536,
+        head_channels=128,
+        text_init="minilm",
+        visual_init="dinov2-vits14",
+    ),
+}
+
+
+def get_config(name: str) -> ModelConfig:
+    """Return the named configuration; raises ``ValueError`` listing the known names."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(f"unknown model config {name!r}; known: {sorted(CONFIGS)}") from None

@@ -1,0 +1,42 @@
+"""``create_model``: the one way to build a model from a config name or object."""
+
+from __future__ import annotations
+
+import logging
+
+from litetrack_core.models.configs import ModelConfig, get_config
+from litetrack_core.models.litetrack import LiteTrack
+
+__all__ = ["create_model", "count_parameters"]
+
+log = logging.getLogger(__name__)
+
+
+def create_model(config: str | ModelConfig, pretrained: bool = False, drop_path: float = 0.0) -> LiteTrack:
+    """Build a model in eval mode.
+
+    Args:
+        config: a registered name (see ``CONFIGS``) or a ``ModelConfig``.
+        pretrained: initialise from the pretrained weights that ship inside packages, as the
+            config's ``text_init`` / ``visual_init`` name (offline; for training a new model).
+        drop_path: stochastic depth rate of the last block (training).
+    """
+    cfg = get_config(config) if isinstance(config, str) else config
+    model = LiteTrack(cfg, drop_path=drop_path)
+    if pretrained:
+        from litetrack_core.weights.pretrained import init_from_packages
+
+        init_from_packages(model)
+    return model.eval()
+
+
+def count_parameters(model: LiteTrack) -> dict[str, int]:
+    """Parameter counts: total, trainable, and per part (visual, text, prompter, head)."""
+    parts = {"visual": 0, "text": 0, "prompter": 0, "head": 0}
+    total = trainable = 0
+    for name, p in model.named_parameters():
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+        part = name.split(".")[0]
+        parts[part if part in parts else "visual"] += p.numel()
+    return {"total": total, "trainable": trainable, **parts}

@@ -1,0 +1,1 @@
+"""Turning frames into model inputs and model outputs into boxes (no ROS)."""

@@ -1,0 +1,1 @@
+"""Checkpoint formats: loading, saving, and pretrained initialisations."""

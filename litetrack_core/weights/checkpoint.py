@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import pickle
-import zipfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -94,11 +94,15 @@ def read_torch_file(path: str | Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        raise CheckpointError(
-            f"{path} holds Python objects other than tensors and plain containers; "
-            f"refusing to unpickle them (weights_only=True): {str(err).splitlines()[0]}"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
+        # torch wraps both refused globals and corrupt bytes in UnpicklingError; say which.
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if found:
+            raise CheckpointError(
+                f"{path} holds a Python object ({found.group(1)}) besides tensors and plain containers; "
+                "refusing to unpickle it (weights_only=True)"
+            ) from None
+        raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt pickle data)") from None
+    except Exception as err:  # noqa: BLE001 - any failure to parse a stranger's file is "unreadable"
         raise CheckpointError(f"{path} is not a readable PyTorch file ({type(err).__name__}: {err})") from None
 
 

@@ -127,3 +127,19 @@ def test_tokenizer_matches_reference(fixture):
     tokens = Tokenizer()(str(inputs["sentence"]))
     assert tokens.ids.tolist() == inputs["text_ids"].tolist()
     assert tokens.mask.tolist() == inputs["text_mask"].tolist()
+
+
+def test_litetrack_format_maps_csa(shared_data, tmp_path):
+    """A LiteTrack file = UVLTrack names + backbone.vit.blocks.N.attn.fc1/fc2: loads exactly as litetrack-b256."""
+    state, _ = reference_state_dict(shared_data / "conformance" / "uvltrack_base")
+    g = torch.Generator().manual_seed(0)
+    for i in range(12):
+        for fc, shape in (("fc1", (48, 768)), ("fc2", (768, 48))):
+            state[f"backbone.vit.blocks.{i}.attn.{fc}.weight"] = 0.02 * torch.randn(shape, generator=g)
+            state[f"backbone.vit.blocks.{i}.attn.{fc}.bias"] = torch.zeros(shape[0])
+    path = tmp_path / "litetrack.pth.tar"
+    torch.save({"net": state}, path)
+    model, report = load_model(path)
+    assert model.cfg.name == "litetrack-b256" and model.cfg.csa
+    assert report.format == "litetrack-ref" and report.exact, str(report)
+    assert torch.equal(model.blocks[7].attn.csa.fc2.weight, state["backbone.vit.blocks.7.attn.fc2.weight"])

@@ -67,20 +67,47 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from litetrack_core.profiling import measure_latency, model_call, peak_rss_mib
 
     device = _device(args.device)
-    torch.set_num_threads(args.threads) if args.threads else None
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
     results = []
     for name in args.config:
         model = create_model(name).to(device)
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         for call in ("track", "ground"):
-            stats = measure_latency(model_call(model, call, device), runs=args.runs, sync=device == "cuda")
-            results.append({"config": name, "call": call, "device": device, **stats.__dict__})
-            print(f"{name:16} {call:7} median {stats.median_ms:8.1f} ms  p90 {stats.p90_ms:8.1f} ms  ({stats.runs} runs, {device})")
-        del model
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else peak_rss_mib()
-    print(f"peak memory: {peak:.0f} MiB ({'CUDA max allocated' if device == 'cuda' else 'process RSS'})")
+            run = model_call(model, call, device)
+            if dtype is not None:
+                run = _autocast(run, device, dtype)
+            stats = measure_latency(run, runs=args.runs, sync=device == "cuda")
+            # CUDA: peak allocated for this config; CPU: the process's peak RSS so far.
+            peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else peak_rss_mib()
+            results.append(
+                {"config": name, "call": call, "device": device, "precision": args.precision, "peak_mib": peak, **stats.__dict__}
+            )
+            print(
+                f"{name:16} {call:7} {args.precision} median {stats.median_ms:8.2f} ms  p90 {stats.p90_ms:8.2f} ms  "
+                f"peak {peak:7.0f} MiB  ({stats.runs} runs, {_device_name(device)})"
+            )
+        del model, run  # the closure holds the model too
+        if device == "cuda":
+            torch.cuda.empty_cache()
     if args.json:
-        Path(args.json).write_text(json.dumps({"results": results, "peak_mib": peak, "threads": torch.get_num_threads()}, indent=2))
+        info = {"device": _device_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__}
+        Path(args.json).write_text(json.dumps({"results": results, **info}, indent=2))
     return 0
+
+
+def _autocast(run, device: str, dtype: torch.dtype):
+    def wrapped():
+        with torch.autocast(device, dtype=dtype):
+            return run()
+
+    return wrapped
+
+
+def _device_name(device: str) -> str:
+    return torch.cuda.get_device_name() if device == "cuda" else f"cpu x{torch.get_num_threads()} threads"
 
 
 def _cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -155,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--config", nargs="+", default=[DEFAULT_CONFIG])
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     b.add_argument("--runs", type=int, default=20)
+    b.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="autocast precision")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     b.add_argument("--json", help="also write the results to this JSON file")
     b.set_defaults(func=_cmd_bench)

@@ -18,8 +18,6 @@ from litetrack_core.models.vit import LOGIT_SCALE_INIT
 
 __all__ = ["CenterHead", "ContrastivePrompter", "HeadOutput", "select_by_flag"]
 
-# A masked logit: exp() of it is exactly 0 in float32, like the reference's -1e20.
-_MASKED = -1e20
 
 
 def select_by_flag(vis: torch.Tensor, txt: torch.Tensor, flag: torch.Tensor) -> torch.Tensor:
@@ -102,12 +100,15 @@ class ContrastivePrompter(nn.Module):
         targets = torch.cat([template, context], dim=1)
         inside = torch.cat([template_mask, context_mask], dim=1).bool().unsqueeze(1)
         sim = self.logit_scale.exp() * _cosine(token, targets)  # (B, 1, Nz+Nx)
+        # The lowest value of the dtype: exp() of it is exactly 0, like the reference's -1e20
+        # in float32, and it also fits in float16.
+        masked = torch.finfo(sim.dtype).min
 
-        target_w = sim.masked_fill(~inside, _MASKED).softmax(-1)
-        outside = sim.masked_fill(inside, _MASKED)
+        target_w = sim.masked_fill(~inside, masked).softmax(-1)
+        outside = sim.masked_fill(inside, masked)
         distractor = self._distractors(outside.softmax(-1))
-        background_w = outside.masked_fill(distractor, _MASKED).softmax(-1)
-        distractor_w = outside.masked_fill(~distractor, _MASKED).softmax(-1)
+        background_w = outside.masked_fill(distractor, masked).softmax(-1)
+        distractor_w = outside.masked_fill(~distractor, masked).softmax(-1)
 
         weights = torch.cat([target_w, distractor_w, background_w], dim=1)  # (B, 3, Nz+Nx)
         prompts = weights @ targets + queries

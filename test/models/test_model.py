@@ -162,3 +162,16 @@ def test_config_validation():
     with pytest.raises(ValueError, match="unknown model config fields"):
         type(cfg).from_dict({**cfg.to_dict(), "colour": "red"})
     assert dataclasses.replace(cfg, csa=True).csa
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_runs_every_mode(dtype):
+    """Masked logits must fit the dtype (float16 overflowed on a fixed -1e20 before)."""
+    torch.manual_seed(0)
+    model = create_model(tiny_config(csa=True)).to(dtype)
+    z, x, text, zmask, xmask = _inputs(model.cfg, batch=3)
+    with torch.no_grad():
+        feats, head, prompts = model(z.to(dtype), x.to(dtype), text, zmask, xmask, torch.tensor([0, 1, 2]))
+    assert head.bbox_map.dtype == dtype
+    assert bool(torch.isfinite(head.bbox_map).all() and torch.isfinite(prompts).all())
+    assert bool(torch.isfinite(head.cont_score).all())

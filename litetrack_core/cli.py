@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 
+from litetrack_core.models.configs import DEFAULT_CONFIG
+
 __all__ = ["main"]
 
-DEFAULT_CONFIG = "litetrack-s168"
 # Paper figures (LiteTrack, seed 000) for comparison in `litetrack models`.
 PAPER = {"params_m": 108.4, "track_gflops": 47.2, "ground_gflops": 39.8}
 

@@ -21,6 +21,22 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def uvltrack_rule(shared_data, tmp_path_factory):
+    """(UVLTrack-Base model with the conformance fixture's rule weights, loaded from a .pth.tar
+    through our reader, its load report, fixture folder). About 1.5 GB; built once per session."""
+    from conformance_rule import reference_state_dict
+    from litetrack_core.weights.checkpoint import load_model
+
+    folder = shared_data / "conformance" / "uvltrack_base"
+    state, mismatched = reference_state_dict(folder)
+    assert not mismatched, f"weights rule disagrees with state_dict_keys.tsv for {mismatched[:5]}"
+    path = tmp_path_factory.mktemp("ckpt") / "uvltrack_rule.pth.tar"
+    torch.save({"net": state, "epoch": 300}, path)
+    model, report = load_model(path)
+    return model, report, folder
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["ModelConfig", "CONFIGS", "get_config"]
+__all__ = ["CONFIGS", "DEFAULT_CONFIG", "ModelConfig", "get_config"]
 
 TextInit = Literal["none", "minilm"]
 VisualInit = Literal["none", "dinov2-vits14"]
@@ -144,6 +144,10 @@ CONFIGS: dict[str, ModelConfig] = {
         visual_init="dinov2-vits14",
     ),
 }
+
+
+# What runs when a user names no config and no checkpoint: the CPU-sized model.
+DEFAULT_CONFIG = "litetrack-s168"
 
 
 def get_config(name: str) -> ModelConfig:

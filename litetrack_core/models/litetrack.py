@@ -202,17 +202,20 @@ class LiteTrack(nn.Module):
         self,
         template: torch.Tensor,
         search: torch.Tensor,
-        text: TokenizedText,
+        text: TokenizedText | TextFeatures,
         template_mask: torch.Tensor,
         context_mask: torch.Tensor,
         flag: torch.Tensor,
     ) -> tuple[BackboneOutput, HeadOutput, torch.Tensor]:
         """Training / reference forward: prompts from this frame's own search as context.
 
+        ``text`` may be already encoded (``encode_text``), as a tracker keeps it per target.
         Returns (backbone output, head output with 2-column cont_score, prompts (B, 3, C)).
         """
         flag = self._check_flag(flag, search.shape[0])
-        feats = self.forward_backbone(template, search, self.encode_text(text), flag)
+        if isinstance(text, TokenizedText):
+            text = self.encode_text(text)
+        feats = self.forward_backbone(template, search, text, flag)
         prompts = self.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         return feats, self.head(feats.search, prompts, flag), prompts
 

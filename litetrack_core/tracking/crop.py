@@ -9,11 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import cv2
 import numpy as np
 import torch
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "Letterbox", "letterbox", "to_model_input"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Crop",
+    "Letterbox",
+    "box_in_crop",
+    "cell_mask",
+    "crop_around",
+    "letterbox",
+    "to_model_input",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -57,3 +69,68 @@ def to_model_input(image: np.ndarray) -> torch.Tensor:
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     return ((x - mean) / std).unsqueeze(0)
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A square region around a box, resized: ``image`` (S, S, 3) uint8.
+
+    side_px: side of the square in frame pixels (before resizing).
+    resize_factor: output pixels per frame pixel (S / side_px).
+    """
+
+    image: np.ndarray
+    side_px: int
+    resize_factor: float
+
+
+def crop_around(frame: np.ndarray, box_xywh: tuple[float, float, float, float], factor: float, size: int) -> Crop:
+    """Square crop of side ``ceil(sqrt(w*h) * factor)`` centred on the box, resized to ``size``.
+
+    ``frame`` is RGB uint8 (H, W, 3); the box is (x, y, w, h) in pixels. Parts outside the frame
+    are black (zero before normalisation). The corner is rounded half to even, as the reference
+    does. Unlike the reference, the last row and column of the frame are kept when the crop
+    reaches the border (it replaced them with padding; see docs/tracking.md).
+    """
+    x, y, w, h = box_xywh
+    side = math.ceil(math.sqrt(w * h) * factor)
+    if side < 1:
+        raise ValueError(f"crop side must be >= 1 px, got {side} for box {box_xywh}")
+    x1 = round(x + w / 2 - side / 2)
+    y1 = round(y + h / 2 - side / 2)
+    fh, fw = frame.shape[:2]
+    out = np.zeros((side, side, 3), dtype=np.uint8)
+    sx1, sy1 = max(x1, 0), max(y1, 0)
+    sx2, sy2 = min(x1 + side, fw), min(y1 + side, fh)
+    if sx2 > sx1 and sy2 > sy1:
+        out[sy1 - y1 : sy2 - y1, sx1 - x1 : sx2 - x1] = frame[sy1:sy2, sx1:sx2]
+    resized = cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR)
+    return Crop(resized, side, size / side)
+
+
+def box_in_crop(box_xywh: tuple[float, float, float, float], side_px: int) -> np.ndarray:
+    """The box in a crop centred on it, normalised to the crop: (x, y, w, h) float32 in [0, 1].
+
+    Always centred, ignoring the rounding of the crop corner (as the reference does).
+    """
+    _, _, w, h = box_xywh
+    return np.array([0.5 - w / (2 * side_px), 0.5 - h / (2 * side_px), w / side_px, h / side_px], dtype=np.float32)
+
+
+def cell_mask(box_norm_xywh: np.ndarray, grid: int) -> np.ndarray:
+    """(grid*grid,) bool, row-major: cells whose centre lies strictly inside the box.
+
+    ``box_norm_xywh`` is normalised to the crop. The cell under the box centre is always set, so
+    a box smaller than a cell still marks one.
+    """
+    bx, by, bw, bh = (np.float32(v) for v in box_norm_xywh)
+    n = np.float32(grid)
+    x, y, x2, y2 = bx * n, by * n, (bx + bw) * n, (by + bh) * n
+    centres = np.arange(grid, dtype=np.float32) + np.float32(0.5)
+    inside_x = (centres > x) & (centres < x2)
+    inside_y = (centres > y) & (centres < y2)
+    mask = inside_y[:, None] & inside_x[None, :]
+    r, c = int((y + y2) / 2), int((x + x2) / 2)
+    if 0 <= r < grid and 0 <= c < grid:
+        mask[r, c] = True
+    return mask.reshape(-1)

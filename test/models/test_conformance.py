@@ -21,14 +21,9 @@ BACKBONE_KEYS = ("search", "template", "text", "vis_token", "txt_token", "logits
 
 
 @pytest.fixture(scope="module")
-def fixture(shared_data, tmp_path_factory):
-    """(model loaded from a UVLTrack-format file made by the rule, inputs, reference outputs)."""
-    folder = shared_data / "conformance" / "uvltrack_base"
-    state, mismatched = reference_state_dict(folder)
-    assert not mismatched, f"weights rule disagrees with state_dict_keys.tsv for {mismatched[:5]}"
-    path = tmp_path_factory.mktemp("ckpt") / "uvltrack_rule.pth.tar"
-    torch.save({"net": state, "epoch": 300}, path)
-    model, report = load_model(path)
+def fixture(uvltrack_rule):
+    """(model loaded from a UVLTrack-format file made by the rule, its load report, inputs, reference outputs)."""
+    model, report, folder = uvltrack_rule
     inputs = dict(np.load(folder / "inputs.npz", allow_pickle=False))
     outputs = dict(np.load(folder / "outputs.npz", allow_pickle=False))
     return model, report, inputs, outputs

@@ -1,0 +1,1 @@
+"""Benchmark evaluation: dataset readers, the OPE runner, pytracking/LaSOT metrics, baselines and plots."""

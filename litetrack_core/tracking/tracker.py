@@ -1,0 +1,331 @@
+"""The tracking loop: a target set once (words, box or both), then one ``track`` call per frame.
+
+Frames are RGB uint8 arrays (H, W, 3); boxes are (x, y, w, h) in image pixels. What depends only
+on the target (text features, template crop and masks, prompts) is computed in ``set_target``
+and reused; ``track`` crops the search region around the last box, runs the model once and
+decodes the best cell of score x Hanning window x target probability (as UVLTrack does).
+
+Added for robots: when the score stays low for ``lost_after`` frames the state becomes LOST, and
+a target named in words is looked for again on the whole frame every ``reground_every`` frames
+until grounding is confident.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from litetrack_core.models.configs import DEFAULT_CONFIG
+from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, LiteTrack, TextFeatures
+from litetrack_core.models.text import TokenizedText, Tokenizer
+from litetrack_core.tracking.crop import box_in_crop, cell_mask, crop_around, letterbox, to_model_input
+from litetrack_core.tracking.types import Timing, TrackResult, TrackState
+
+__all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker"]
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Behaviour of the loop (the model's geometry comes from its own config).
+
+    Args:
+        lost_score: a frame whose score is below this is weak.
+        lost_after: this many weak frames in a row make the state LOST (0: never).
+        regrounding: look for a target named in words on the whole frame while LOST.
+        reground_every: frames between grounding attempts while LOST.
+        reground_score: grounding score needed to resume tracking from the grounded box.
+        update_interval: frames between prompt updates from the best recent frame (0: never).
+        update_score: the best recent score must exceed this for an update.
+        clip_margin_px: the box keeps at least this much inside the frame (reference: 10).
+    """
+
+    lost_score: float = 0.2
+    lost_after: int = 10
+    regrounding: bool = True
+    reground_every: int = 5
+    reground_score: float = 0.4
+    update_interval: int = 20
+    update_score: float = 0.5
+    clip_margin_px: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in ("lost_score", "reground_score", "update_score"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}={value} must be in [0, 1]")
+        for name in ("lost_after", "update_interval"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
+        if self.reground_every < 1:
+            raise ValueError(f"reground_every={self.reground_every} must be >= 1")
+        if self.clip_margin_px < 0:
+            raise ValueError(f"clip_margin_px={self.clip_margin_px} must be >= 0")
+
+
+def check_frame(frame: object) -> np.ndarray:
+    """Return ``frame`` if it is an RGB uint8 (H, W, 3) array with H, W > 0; else ``ValueError``."""
+    if frame is None:
+        raise ValueError("frame is None; expected an RGB uint8 array of shape (H, W, 3)")
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame must be a numpy array (RGB uint8, H x W x 3), got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"frame is empty: shape {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 (0-255 RGB), got dtype {frame.dtype}")
+    return frame
+
+
+def check_box(box: object, frame_shape: tuple[int, ...]) -> Box:
+    """Validate an (x, y, w, h) pixel box against a frame; returns it as floats."""
+    try:
+        x, y, w, h = (float(v) for v in box)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be 4 numbers (x, y, w, h) in pixels, got {box!r}") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise ValueError(f"box must be finite, got {(x, y, w, h)}")
+    if w <= 0 or h <= 0:
+        raise ValueError(f"box size must be positive, got w={w}, h={h}")
+    fh, fw = frame_shape[:2]
+    if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:
+        raise ValueError(f"box {(x, y, w, h)} lies outside the {fw}x{fh} frame")
+    return x, y, w, h
+
+
+@dataclass
+class _Target:
+    """Everything computed once per target, plus the loop's running state."""
+
+    text: str | None
+    text_feats: TextFeatures
+    tokens: TokenizedText
+    flag: torch.Tensor
+    template: torch.Tensor
+    template_mask: torch.Tensor
+    prompts: torch.Tensor
+    box: np.ndarray  # (x, y, w, h) float64, pixels, the state the next search is centred on
+    frame_index: int = 0
+    weak_frames: int = 0
+    lost_frames: int = 0
+    state: TrackState = TrackState.TRACKING
+    best_score: float = 0.0
+    best_feats: BackboneOutput | None = None
+    best_box_net: np.ndarray | None = None
+
+
+class Tracker:
+    """LiteTrack driven frame by frame. See the module docstring.
+
+    Args:
+        model: a LiteTrack model (it is put in eval mode and moved to ``device``).
+        config: loop behaviour.
+        device: torch device for the model.
+    """
+
+    def __init__(self, model: LiteTrack, config: TrackerConfig | None = None, device: str | torch.device = "cpu") -> None:
+        self.model = model.eval().to(device)
+        self.config = config or TrackerConfig()
+        self.device = torch.device(device)
+        self.tokenizer = Tokenizer(model.cfg.max_text_tokens)
+        grid = model.cfg.search_grid
+        self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
+        self._target: _Target | None = None
+
+    @property
+    def has_target(self) -> bool:
+        return self._target is not None
+
+    def reset(self) -> None:
+        """Forget the target."""
+        self._target = None
+
+    @torch.no_grad()
+    def set_target(self, frame: np.ndarray, text: str | None = None, box: Box | None = None) -> TrackResult:
+        """Start tracking on ``frame`` (RGB uint8, H x W x 3).
+
+        Words only: the target is grounded on the whole frame first. Box only: BBOX mode. Both:
+        NLBBOX. ``box`` is (x, y, w, h) in pixels and must overlap the frame. Raises ValueError
+        for empty text, a bad box, a bad frame, or neither text nor box.
+        """
+        start = time.perf_counter()
+        frame = check_frame(frame)
+        if text is None and box is None:
+            raise ValueError("set_target needs text, a box, or both")
+        if box is not None:
+            box = check_box(box, frame.shape)
+        cfg = self.model.cfg
+        tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(cfg.max_text_tokens)
+        text_feats = self.model.encode_text(self._to_device(tokens))
+        score = float("nan")
+        if box is None:
+            box, score = self._ground(frame, tokens, text_feats)
+        flag = torch.tensor([BBOX if text is None else NLBBOX], device=self.device)
+        template = crop_around(frame, box, cfg.template_factor, cfg.template_size)
+        context = crop_around(frame, box, cfg.search_factor, cfg.search_size)
+        template_mask = self._mask(box_in_crop(box, template.side_px), cfg.template_grid)
+        context_mask = self._mask(box_in_crop(box, context.side_px), cfg.search_grid)
+        template_in = to_model_input(template.image).to(self.device)
+        _, _, prompts = self.model(
+            template_in, to_model_input(context.image).to(self.device), text_feats, template_mask, context_mask, flag
+        )
+        self._target = _Target(
+            text, text_feats, tokens, flag, template_in, template_mask, prompts, np.array(box, dtype=np.float64)
+        )
+        timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
+        return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing)
+
+    @torch.no_grad()
+    def track(self, frame: np.ndarray) -> TrackResult:
+        """The target on the next frame (RGB uint8, H x W x 3). Call ``set_target`` first."""
+        target = self._target
+        if target is None:
+            raise RuntimeError("no target: call set_target(frame, text=..., box=...) before track(frame)")
+        frame = check_frame(frame)
+        cfg = self.model.cfg
+        t0 = time.perf_counter()
+        crop = crop_around(frame, tuple(target.box), cfg.search_factor, cfg.search_size)
+        search = to_model_input(crop.image).to(self.device)
+        t1 = time.perf_counter()
+        feats, head = self.model.forward_with_prompts(target.template, search, target.text_feats, target.prompts, target.flag)
+        score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
+        prob = head.target_prob[0].double().cpu().numpy()
+        bbox_map = head.bbox_map[0].cpu().numpy()
+        t2 = time.perf_counter()
+
+        target.frame_index += 1
+        best = int(np.argmax(score_map * self._window * prob))
+        score = float(score_map[best] * prob[best])
+        box_net = bbox_map[best]
+        target.box = self._to_image(box_net, crop.resize_factor, target.box, frame.shape)
+        self._remember_best(target, score, feats, box_net)
+        regrounded = self._update_state(target, frame, score)
+        t3 = time.perf_counter()
+        timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
+        box = self._clip_to_frame(tuple(target.box), frame.shape)
+        return TrackResult(target.frame_index, box, score, target.state, timing, regrounded, best)
+
+    # ------------------------------------------------------------------ steps
+
+    def _ground(self, frame: np.ndarray, tokens: TokenizedText, text_feats: TextFeatures) -> tuple[Box, float]:
+        """Find the words on the whole frame: (box in image pixels, score at the chosen cell)."""
+        cfg = self.model.cfg
+        lb = letterbox(frame, cfg.search_size)
+        zeros = torch.zeros(1, 3, cfg.template_size, cfg.template_size, device=self.device)
+        no_z = torch.zeros(1, cfg.template_grid**2, dtype=torch.bool, device=self.device)
+        no_x = torch.zeros(1, cfg.search_grid**2, dtype=torch.bool, device=self.device)
+        flag = torch.tensor([NL], device=self.device)
+        _, head, _ = self.model(zeros, to_model_input(lb.image).to(self.device), text_feats, no_z, no_x, flag)
+        merged = head.score_map[0].reshape(-1) * head.target_prob[0]
+        cx, cy, w, h = (head.pred_boxes[0, 0].double().cpu().numpy() * cfg.search_size).tolist()
+        # Undo the letterbox exactly (the reference subtracts (W - H) / 2 in image pixels, which
+        # is off by the rounding of the padding: 0.47 px on the fixture's frame).
+        left, top = lb.rect_xywh_px[:2]
+        box = ((cx - w / 2 - left) / lb.scale, (cy - h / 2 - top) / lb.scale, w / lb.scale, h / lb.scale)
+        return box, float(merged.max())
+
+    def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), kept ``clip_margin_px`` inside the frame."""
+        size = self.model.cfg.search_size
+        cx, cy, w, h = (box_net * np.float32(size / resize_factor)).astype(np.float64)
+        half = 0.5 * size / resize_factor
+        cx += prev[0] + prev[2] / 2 - half
+        cy += prev[1] + prev[3] / 2 - half
+        fh, fw = shape[:2]
+        m = self.config.clip_margin_px
+        x1, y1 = min(max(0.0, cx - w / 2), fw - m), min(max(0.0, cy - h / 2), fh - m)
+        x2, y2 = min(max(m, cx + w / 2), fw), min(max(m, cy + h / 2), fh)
+        return np.array([x1, y1, max(m, x2 - x1), max(m, y2 - y1)])
+
+    def _remember_best(self, target: _Target, score: float, feats: BackboneOutput, box_net: np.ndarray) -> None:
+        """Prompt update (UVLTrack): every ``update_interval`` frames, rebuild the prompts from
+        the best-scoring frame since the last update if its score is high enough."""
+        interval = self.config.update_interval
+        if not interval:
+            return
+        if score > target.best_score:
+            target.best_score, target.best_feats, target.best_box_net = score, feats, box_net.copy()
+        if target.frame_index % interval == 0 and target.best_score > self.config.update_score and target.best_feats is not None:
+            cx, cy, w, h = target.best_box_net
+            mask = self._mask(np.array([cx - w / 2, cy - h / 2, w, h], dtype=np.float32), self.model.cfg.search_grid)
+            f = target.best_feats
+            target.prompts = self.model.make_prompts(f, target.template_mask, f.search, mask, target.flag)
+            target.best_score = 0.0
+
+    def _update_state(self, target: _Target, frame: np.ndarray, score: float) -> bool:
+        """TRACKING <-> LOST from the score; re-ground words while LOST. True if re-grounded."""
+        cfg = self.config
+        if score >= cfg.lost_score:
+            target.weak_frames, target.lost_frames = 0, 0
+            target.state = TrackState.TRACKING
+            return False
+        target.weak_frames += 1
+        if not cfg.lost_after or target.weak_frames < cfg.lost_after:
+            return False
+        if target.state is TrackState.TRACKING:
+            log.info("target lost at frame %d (score %.3f for %d frames)", target.frame_index, score, target.weak_frames)
+        target.state = TrackState.LOST
+        target.lost_frames += 1
+        if not (cfg.regrounding and target.text is not None) or target.lost_frames % cfg.reground_every:
+            return False
+        box, g_score = self._ground(frame, target.tokens, target.text_feats)
+        if g_score < cfg.reground_score:
+            return False
+        log.info("target found again by words at frame %d (grounding score %.3f)", target.frame_index, g_score)
+        target.box = np.array(box, dtype=np.float64)
+        target.state, target.weak_frames, target.lost_frames = TrackState.TRACKING, 0, 0
+        return True
+
+    # ------------------------------------------------------------------ helpers
+
+    def _mask(self, box_norm: np.ndarray, grid: int) -> torch.Tensor:
+        return torch.from_numpy(cell_mask(box_norm, grid)).unsqueeze(0).to(self.device)
+
+    def _to_device(self, tokens: TokenizedText) -> TokenizedText:
+        return TokenizedText(tokens.ids.to(self.device), tokens.mask.to(self.device))
+
+    @staticmethod
+    def _clip_to_frame(box: Box, shape: tuple[int, ...]) -> Box:
+        """The part of ``box`` inside the frame (what a user is told); at least 1 px wide and high."""
+        fh, fw = shape[:2]
+        x1, y1 = min(max(box[0], 0.0), fw - 1.0), min(max(box[1], 0.0), fh - 1.0)
+        x2, y2 = min(max(box[0] + box[2], x1 + 1.0), float(fw)), min(max(box[1] + box[3], y1 + 1.0), float(fh))
+        return (x1, y1, x2 - x1, y2 - y1)
+
+
+def load_tracker(
+    checkpoint: str | None = None,
+    config: str | None = None,
+    device: str = "auto",
+    tracker_config: TrackerConfig | None = None,
+) -> Tracker:
+    """A tracker from a checkpoint, or from the config's packaged initialisation if none is given.
+
+    ``device``: "auto" (CUDA when available), "cpu" or "cuda".
+    """
+    from litetrack_core.models.factory import create_model
+    from litetrack_core.weights.checkpoint import load_model
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    if checkpoint:
+        model, report = load_model(checkpoint, config)
+        log.info("%s", report)
+    else:
+        model = create_model(config or DEFAULT_CONFIG, pretrained=True)
+        log.warning(
+            "no checkpoint given: %s with pretrained backbones and an untrained head; boxes will be poor",
+            model.cfg.name,
+        )
+    return Tracker(model, tracker_config, device)

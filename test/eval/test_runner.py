@@ -1,0 +1,114 @@
+"""The OPE runner and the ``eval`` command end to end, with OpenCV's CSRT on real frames."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from litetrack_core.eval.baselines import CsrtTracker
+from litetrack_core.eval.command import add_eval_parser
+from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.eval.runner import evaluate, run_sequence
+from litetrack_core.tracking.types import TrackState
+
+SEQUENCES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sequences"
+FRAMES = 15
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """The first 15 frames of crossing_otb, and the same frames without a sentence ('nolang')."""
+    source = SEQUENCES / "crossing_otb"
+    if not source.is_dir():
+        pytest.skip(f"real sequences not found at {SEQUENCES}")
+    root = tmp_path_factory.mktemp("sequences")
+    gt = (source / "groundtruth.txt").read_text().splitlines()[:FRAMES]
+    for name in ("crossing_otb", "nolang"):
+        (root / name / "img").mkdir(parents=True)
+        for frame in sorted((source / "img").glob("*.jpg"))[:FRAMES]:
+            shutil.copy(frame, root / name / "img" / frame.name)
+        (root / name / "groundtruth.txt").write_text("\n".join(gt) + "\n")
+    shutil.copy(source / "language.txt", root / "crossing_otb" / "language.txt")
+    return root
+
+
+def _eval_command(argv: list[str]) -> int:
+    # The same registration that cli.py uses.
+    parser = argparse.ArgumentParser(prog="litetrack")
+    add_eval_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["eval", *argv])
+    return args.func(args)
+
+
+def test_eval_command_csrt_bbox_end_to_end(dataset, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = _eval_command([str(dataset), "--mode", "bbox", "--sequences", "crossing_otb",
+                        "--no-litetrack", "--baseline", "csrt", "--out", str(out)])
+    assert rc == 0
+    assert "crossing_otb" in capsys.readouterr().out
+
+    lines = (out / "csrt" / "crossing_otb.txt").read_text().splitlines()
+    assert len(lines) == FRAMES
+    assert lines[0] == "205.00,151.00,17.00,50.00"  # frame 0 is the given box
+    assert all(len(line.split(",")) == 4 for line in lines)
+
+    summary = json.loads((out / "summary.json").read_text())
+    seq = summary["trackers"]["csrt"]["sequences"]["crossing_otb"]
+    assert seq["frames"] == FRAMES and seq["fps"] > 0
+    assert 0.5 < seq["auc"] <= 20 / 21 and seq["precision_20px"] == 1.0  # CSRT holds a walker for 15 frames
+    assert summary["trackers"]["csrt"]["overall"]["auc"] == pytest.approx(seq["auc"])
+    assert summary["overall_sequences"] == ["crossing_otb"]
+    assert "overall (1 sequences)" in (out / "summary.txt").read_text()
+
+    for png in ("overall_success", "overall_precision", "sequences/crossing_otb_success",
+                "sequences/crossing_otb_precision"):
+        image = cv2.imread(str(out / "plots" / f"{png}.png"))
+        assert image is not None and image.ndim == 3 and min(image.shape[:2]) > 100
+
+
+def test_failures_and_missing_sentences_are_recorded_not_fatal(dataset, tmp_path, caplog):
+    # nl mode: 'nolang' is skipped (no sentence); CSRT refuses to start without a box -> recorded as failed.
+    with caplog.at_level(logging.WARNING):
+        summary = evaluate({"csrt": CsrtTracker}, load_dataset(dataset), "nl", tmp_path)
+    assert summary["skipped"] == {"nolang": "no language sentence"}
+    assert summary["trackers"]["csrt"]["failed"]["crossing_otb"].startswith("ValueError")
+    assert summary["trackers"]["csrt"]["overall"] is None
+    assert "csrt failed on sequence crossing_otb" in caplog.text and "nolang" in caplog.text
+    assert "FAILED" in (tmp_path / "summary.txt").read_text()
+    assert not (tmp_path / "csrt" / "crossing_otb.txt").exists()
+
+
+def test_run_sequence_and_bad_mode(dataset):
+    seq = load_dataset(dataset, ["crossing_otb"])[0]
+    boxes, fps = run_sequence(CsrtTracker(), seq, "bbox")
+    assert boxes.shape == (FRAMES, 4) and fps > 0
+    np.testing.assert_array_equal(boxes[0], seq.ground_truth[0])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        run_sequence(CsrtTracker(), seq, "box")
+    nolang = load_dataset(dataset, ["nolang"])[0]
+    with pytest.raises(ValueError, match="needs a language sentence"):
+        run_sequence(CsrtTracker(), nolang, "nlbbox")
+
+
+def test_csrt_contract(dataset):
+    seq = load_dataset(dataset, ["crossing_otb"])[0]
+    tracker = CsrtTracker()
+    with pytest.raises(RuntimeError):
+        tracker.track(seq.frame(0))
+    with pytest.raises(ValueError, match="needs box"):
+        tracker.set_target(seq.frame(0), text="the person")
+    with pytest.raises(ValueError, match="RGB uint8"):
+        tracker.set_target(seq.frame(0).astype(np.float32), box=(205, 151, 17, 50))
+    first = tracker.set_target(seq.frame(0), box=(205, 151, 17, 50))
+    assert first.frame_index == 0 and first.state is TrackState.TRACKING
+    # A flat grey frame has nothing to correlate with: CSRT reports failure -> last box, LOST, score 0.
+    lost = tracker.track(np.full_like(seq.frame(0), 128))
+    assert lost.state is TrackState.LOST and lost.score == 0.0 and lost.frame_index == 1
+    assert lost.box_xywh_px == first.box_xywh_px

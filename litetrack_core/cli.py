@@ -1,5 +1,7 @@
 """``litetrack`` command line: models, bench, checkpoint, smoke.
 
+    litetrack track VIDEO (--text T | --box x,y,w,h)   track, write an annotated video and boxes
+    litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
     litetrack models                       parameters and FLOPs of every named config
     litetrack bench --config NAME          CPU/GPU latency per model call (median / p90, peak memory)
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
@@ -16,12 +18,62 @@ from pathlib import Path
 
 import torch
 
+from litetrack_core.eval.command import add_eval_parser
 from litetrack_core.models.configs import DEFAULT_CONFIG
 
 __all__ = ["main"]
 
 # Paper figures (LiteTrack, seed 000) for comparison in `litetrack models`.
 PAPER = {"params_m": 108.4, "track_gflops": 47.2, "ground_gflops": 39.8}
+
+
+def _parse_box(text: str) -> tuple[float, float, float, float]:
+    try:
+        x, y, w, h = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"box must be x,y,w,h in pixels, got {text!r}") from None
+    return x, y, w, h
+
+
+def _cmd_track(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from litetrack_core.tracking.tracker import load_tracker
+    from litetrack_core.tracking.video import FrameSource, VideoSink, draw_result
+    from litetrack_core.weights.checkpoint import CheckpointError
+
+    if args.text is None and args.box is None:
+        print("error: give --text, --box or both", file=sys.stderr)
+        return 2
+    try:
+        source = FrameSource(args.source)
+        tracker = load_tracker(args.checkpoint, args.config, args.device)
+    except (FileNotFoundError, ValueError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    boxes = []
+    sink = VideoSink(args.out, source.fps) if args.out else None
+    bar = tqdm(source, total=len(source) or None, unit="frame")
+    try:
+        for i, frame in enumerate(bar):
+            try:
+                result = tracker.set_target(frame, args.text, args.box) if i == 0 else tracker.track(frame)
+            except ValueError as err:
+                print(f"error on frame {i}: {err}", file=sys.stderr)
+                return 2
+            boxes.append(result.box_xywh_px)
+            if i:
+                bar.set_postfix(fps=f"{1000 / max(result.timing.total_ms, 1e-3):.1f}", score=f"{result.score:.2f}", state=result.state.value)
+            if sink:
+                sink.write(draw_result(frame, result, args.text))
+    finally:
+        if sink:
+            sink.close()
+    if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text("".join(f"{x:.2f},{y:.2f},{w:.2f},{h:.2f}\n" for x, y, w, h in boxes))
+    print(f"tracked {len(boxes)} frames" + (f"; video {args.out}" if args.out else "") + (f"; boxes {args.results}" if args.results else ""))
+    return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -174,6 +226,17 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="litetrack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
+    t = sub.add_parser("track", help="track a target through a video or a folder of frames")
+    t.add_argument("source", help="video file or folder of frames")
+    t.add_argument("--text", help="the target in words")
+    t.add_argument("--box", type=_parse_box, help="the target's box on the first frame: x,y,w,h in pixels")
+    t.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
+    t.add_argument("--results", help="per-frame boxes to write, one x,y,w,h line per frame")
+    t.add_argument("--checkpoint", help="model checkpoint (default: the packaged initialisation, untrained head)")
+    t.add_argument("--config", help=f"model config (default: the checkpoint's, or {DEFAULT_CONFIG})")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.set_defaults(func=_cmd_track)
+
     m = sub.add_parser("models", help="parameters and FLOPs per named config")
     m.add_argument("configs", nargs="*", help="config names (default: all)")
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -198,6 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--text", default="the person in dark clothes walking across the crosswalk")
     s.add_argument("--config", default=DEFAULT_CONFIG)
     s.set_defaults(func=_cmd_smoke)
+    add_eval_parser(sub)
     return p
 
 

@@ -1,6 +1,6 @@
 """Cost of the model: FLOPs per call (torch.utils.flop_counter) and wall-clock latency.
 
-Two calls matter to a user: the per-frame tracking step (``forward_with_prompts``, flag 2) and
+Two calls matter to a user: the per-frame tracking step (``forward_search``, flag 2) and
 grounding a sentence on a whole frame (``forward``, flag 1). FLOPs count multiply-adds as two.
 """
 
@@ -44,7 +44,8 @@ def model_call(model: LiteTrack, call: Call, device: str = "cpu") -> Callable[[]
             return lambda: model(torch.zeros_like(z), x, text, torch.zeros_like(zmask), torch.zeros_like(xmask), flag)
         flag = torch.tensor([2], device=device)
         _, _, prompts = model(z, x, text, zmask, xmask, flag)
-    return lambda: model.forward_with_prompts(z, x, feats, prompts, flag)
+    tokens = model.encode_template(z)
+    return lambda: model.forward_search(tokens, x, feats, prompts, flag)
 
 
 def count_flops(model: LiteTrack, call: Call) -> int:

@@ -5,8 +5,7 @@
                    [--device auto|cpu|cuda]
 
 The dataset layout is detected (``litetrack_core.eval.datasets``); results, summary.json,
-summary.txt and plots go to ``--out`` (``litetrack_core.eval.runner``). Also runnable as
-``python -m litetrack_core.eval.command ...``.
+summary.txt and plots go to ``--out`` (``litetrack_core.eval.runner``).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from pathlib import Path
 from litetrack_core.eval.runner import MODES, evaluate, format_table
 from litetrack_core.tracking.types import FrameTracker
 
-__all__ = ["add_eval_parser", "main", "run_eval"]
+__all__ = ["add_eval_parser", "run_eval"]
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +45,20 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]]:
     factories: dict[str, Callable[[], FrameTracker]] = {}
     if not args.no_litetrack:
-        from litetrack_core.tracking.tracker import load_tracker
+        from litetrack_core.tracking.tracker import Tracker, load_tracker
 
-        # A fresh tracker per sequence, as the protocol requires: no state carries across videos.
-        factories["litetrack"] = lambda: load_tracker(args.checkpoint, args.config, args.device)
+        loaded = load_tracker(args.checkpoint, args.config, args.device)
+        # A fresh tracker per sequence, as the protocol requires (no state carries across videos);
+        # the weights are loaded once and shared.
+        factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device)
     if "csrt" in args.baseline:
         from litetrack_core.eval.baselines import CsrtTracker
 
-        factories["csrt"] = CsrtTracker
+        if args.mode == "nl":
+            # It would fail every sequence, and the overall rows only cover sequences all trackers finished.
+            log.warning("baseline csrt starts from a box only; it is not run in mode nl")
+        else:
+            factories["csrt"] = CsrtTracker
     return factories
 
 
@@ -63,7 +68,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
     factories = _factories(args)
     if not factories:
-        print("error: nothing to evaluate: --no-litetrack without --baseline", file=sys.stderr)
+        message = f"no tracker to run in mode {args.mode}: --no-litetrack and no baseline that runs in it"
+        print(f"error: {message}", file=sys.stderr)
         return 2
     try:
         sequences = load_dataset(args.dataset, args.sequences)
@@ -77,16 +83,3 @@ def run_eval(args: argparse.Namespace) -> int:
     print(format_table(summary), end="")
     print(f"results, summary.json, summary.txt and plots in {args.out}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m litetrack_core.eval.command`` with the arguments of ``litetrack eval``."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    parser = argparse.ArgumentParser(prog="litetrack")
-    add_eval_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

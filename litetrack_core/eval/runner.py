@@ -24,12 +24,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 from tqdm import tqdm
 
-from litetrack_core.eval.datasets import Sequence
 from litetrack_core.eval.metrics import (
     CENTRE_THRESHOLDS_PX,
     NORM_CENTRE_THRESHOLDS,
@@ -38,8 +37,10 @@ from litetrack_core.eval.metrics import (
     aggregate,
     sequence_scores,
 )
-from litetrack_core.eval.plots import precision_plot, success_plot
 from litetrack_core.tracking.types import FrameTracker
+
+if TYPE_CHECKING:
+    from litetrack_core.eval.datasets import Sequence
 
 __all__ = ["MODES", "Mode", "evaluate", "format_table", "run_sequence"]
 
@@ -169,6 +170,9 @@ def evaluate(
 
 
 def _plot(folder: Path, usable: list[Sequence], done: dict, overall: dict[str, Scores], mode: str) -> None:
+    # Imported here: matplotlib takes ~0.3 s to import, and `litetrack` loads this module for its parser.
+    from litetrack_core.eval.plots import precision_plot, success_plot
+
     if overall:
         n = next(iter(overall.values())).sequences
         success_plot(overall, f"{n} sequences ({mode})", folder / "overall_success.png")

@@ -132,22 +132,27 @@ class LiteTrack(nn.Module):
         empty = outs[-1].new_zeros(outs[-1].shape[0], 0, outs[-1].shape[-1])
         return TextFeatures(outs[-1], torch.stack(cls, dim=1) if cls else empty, text.mask)
 
-    def embed_images(self, template: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
-        """[cls, template tokens + pos, search tokens + pos]: (B, 1+Nz+Nx, C)."""
+    def encode_template(self, template: torch.Tensor) -> torch.Tensor:
+        """Template crop (B, 3, Tz, Tz) -> its tokens entering block 0 (B, Nz, C); once per target."""
         self._check_size("template", template, self.cfg.template_size)
+        return self.patch_embed(template) + self.pos_embed_z
+
+    def embed_search(self, search: torch.Tensor) -> torch.Tensor:
+        """Search crop (B, 3, Tx, Tx) -> its tokens entering block 0 (B, Nx, C)."""
         self._check_size("search", search, self.cfg.search_size)
-        z = self.patch_embed(template) + self.pos_embed_z
-        x = self.patch_embed(search) + self.pos_embed_x
-        return torch.cat([self.cls_token.expand(x.shape[0], -1, -1), z, x], dim=1)
+        return self.patch_embed(search) + self.pos_embed_x
 
     def forward_backbone(
-        self, template: torch.Tensor, search: torch.Tensor, text: TextFeatures, flag: torch.Tensor
+        self, template_tokens: torch.Tensor, search: torch.Tensor, text: TextFeatures, flag: torch.Tensor
     ) -> BackboneOutput:
-        """All ViT blocks on template + search with the text features; see ``BackboneOutput``."""
+        """All ViT blocks on [cls, template tokens (``encode_template``), search] with the text
+        features; see ``BackboneOutput``. Blocks let template and search attend to each other
+        (UVLTrack's exact computation), so everything after the embeddings runs per frame."""
         cfg = self.cfg
         nz, nx = cfg.template_grid**2, cfg.search_grid**2
         visible_v, visible_j = attention_visibility(flag, text.mask, nz, nx)
-        v = self.embed_images(template, search)
+        x = self.embed_search(search)
+        v = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), template_tokens, x], dim=1)
         t = text.tokens
         logits = []
         for i, block in enumerate(self.blocks):
@@ -215,21 +220,22 @@ class LiteTrack(nn.Module):
         flag = self._check_flag(flag, search.shape[0])
         if isinstance(text, TokenizedText):
             text = self.encode_text(text)
-        feats = self.forward_backbone(template, search, text, flag)
+        feats = self.forward_backbone(self.encode_template(template), search, text, flag)
         prompts = self.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         return feats, self.head(feats.search, prompts, flag), prompts
 
-    def forward_with_prompts(
+    def forward_search(
         self,
-        template: torch.Tensor,
+        template_tokens: torch.Tensor,
         search: torch.Tensor,
         text: TextFeatures,
         prompts: torch.Tensor,
         flag: torch.Tensor,
     ) -> tuple[BackboneOutput, HeadOutput]:
-        """Per-frame tracking step with prompts made at initialisation (3-column cont_score)."""
+        """Per-frame tracking step: the target's cached template tokens, text features and prompts
+        with this frame's search crop (3-column cont_score, as the reference's forward_test)."""
         flag = self._check_flag(flag, search.shape[0])
-        feats = self.forward_backbone(template, search, text, flag)
+        feats = self.forward_backbone(template_tokens, search, text, flag)
         return feats, self.head(feats.search, prompts, flag, null_column=True)
 
     # ------------------------------------------------------------------ checks

@@ -110,7 +110,7 @@ class _Target:
     text_feats: TextFeatures
     tokens: TokenizedText
     flag: torch.Tensor
-    template: torch.Tensor
+    template_tokens: torch.Tensor  # (1, Nz, C) patch + position embeddings of the template crop
     template_mask: torch.Tensor
     prompts: torch.Tensor
     box: np.ndarray  # (x, y, w, h) float64, pixels, the state the next search is centred on
@@ -174,12 +174,13 @@ class Tracker:
         context = crop_around(frame, box, cfg.search_factor, cfg.search_size)
         template_mask = self._mask(box_in_crop(box, template.side_px), cfg.template_grid)
         context_mask = self._mask(box_in_crop(box, context.side_px), cfg.search_grid)
-        template_in = to_model_input(template.image).to(self.device)
-        _, _, prompts = self.model(
-            template_in, to_model_input(context.image).to(self.device), text_feats, template_mask, context_mask, flag
-        )
+        # Prompts come from the template and its context at initialisation (the context crop
+        # plays the search region's part).
+        template_tokens = self.model.encode_template(to_model_input(template.image).to(self.device))
+        feats = self.model.forward_backbone(template_tokens, to_model_input(context.image).to(self.device), text_feats, flag)
+        prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         self._target = _Target(
-            text, text_feats, tokens, flag, template_in, template_mask, prompts, np.array(box, dtype=np.float64)
+            text, text_feats, tokens, flag, template_tokens, template_mask, prompts, np.array(box, dtype=np.float64)
         )
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing)
@@ -196,7 +197,9 @@ class Tracker:
         crop = crop_around(frame, tuple(target.box), cfg.search_factor, cfg.search_size)
         search = to_model_input(crop.image).to(self.device)
         t1 = time.perf_counter()
-        feats, head = self.model.forward_with_prompts(target.template, search, target.text_feats, target.prompts, target.flag)
+        feats, head = self.model.forward_search(
+            target.template_tokens, search, target.text_feats, target.prompts, target.flag
+        )
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
         bbox_map = head.bbox_map[0].cpu().numpy()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import shutil
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 from litetrack_core.eval.baselines import CsrtTracker
-from litetrack_core.eval.command import add_eval_parser
+from litetrack_core.cli import main
 from litetrack_core.eval.datasets import load_dataset
 from litetrack_core.eval.runner import evaluate, run_sequence
 from litetrack_core.tracking.types import TrackState
@@ -40,11 +39,7 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def _eval_command(argv: list[str]) -> int:
-    # The same registration that cli.py uses.
-    parser = argparse.ArgumentParser(prog="litetrack")
-    add_eval_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", *argv])
-    return args.func(args)
+    return main(["eval", *argv])
 
 
 def test_eval_command_csrt_bbox_end_to_end(dataset, tmp_path, capsys):
@@ -71,6 +66,11 @@ def test_eval_command_csrt_bbox_end_to_end(dataset, tmp_path, capsys):
                 "sequences/crossing_otb_precision"):
         image = cv2.imread(str(out / "plots" / f"{png}.png"))
         assert image is not None and image.ndim == 3 and min(image.shape[:2]) > 100
+
+
+def test_eval_command_refuses_nl_with_box_only_baseline(dataset, tmp_path, capsys):
+    rc = _eval_command([str(dataset), "--mode", "nl", "--no-litetrack", "--baseline", "csrt", "--out", str(tmp_path)])
+    assert rc == 2 and "no tracker to run in mode nl" in capsys.readouterr().err
 
 
 def test_failures_and_missing_sentences_are_recorded_not_fatal(dataset, tmp_path, caplog):

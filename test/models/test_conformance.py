@@ -70,12 +70,12 @@ def test_forward_matches_reference(fixture, flag):
 
 
 @pytest.mark.parametrize("flag", [0, 1, 2])
-def test_forward_with_prompts_matches_reference(fixture, flag):
+def test_forward_search_matches_reference(fixture, flag):
     model, _, inputs, outputs = fixture
     prefix = f"flag{flag}/forward_test"
     with torch.no_grad():
-        feats, head = model.forward_with_prompts(
-            torch.from_numpy(inputs["template"]),
+        feats, head = model.forward_search(
+            model.encode_template(torch.from_numpy(inputs["template"])),
             torch.from_numpy(inputs["search"]),
             model.encode_text(_text(inputs, flag)),
             torch.from_numpy(outputs[f"{prefix}/prompt"]),

@@ -1,0 +1,169 @@
+"""The Tracker API end to end on real frames: modes, caching, bad input, LOST and re-grounding.
+
+A tiny random model keeps these fast; what they check (control flow, shapes, coordinates,
+errors, state transitions) does not depend on trained weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from litetrack_core.models import create_model
+from litetrack_core.tracking.tracker import Tracker, TrackerConfig
+from litetrack_core.tracking.types import TrackState
+
+SENTENCE = "the person in dark clothes walking across the crosswalk"
+FIRST_BOX = (205.0, 151.0, 17.0, 50.0)
+
+
+@pytest.fixture(scope="module")
+def frames(shared_data):
+    folder = shared_data / "sequences" / "crossing_otb" / "img"
+    return [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(folder.glob("*.jpg"))[:90]]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model(tiny_config(csa=True))
+
+
+def _calls(module: torch.nn.Module) -> list[int]:
+    """A real forward hook counting how often ``module`` runs."""
+    count = [0]
+    module.register_forward_hook(lambda *_: count.__setitem__(0, count[0] + 1))
+    return count
+
+
+@pytest.mark.parametrize("text,box", [(None, FIRST_BOX), (SENTENCE, None), (SENTENCE, FIRST_BOX)], ids=["bbox", "nl", "nlbbox"])
+def test_every_mode_runs_on_real_frames(model, frames, text, box):
+    tracker = Tracker(model, TrackerConfig(lost_after=0))
+    first = tracker.set_target(frames[0], text=text, box=box)
+    assert first.frame_index == 0 and first.state is TrackState.TRACKING
+    if box is not None:
+        assert first.box_xywh_px == pytest.approx(box)
+        assert math.isnan(first.score)
+    else:
+        assert 0.0 <= first.score <= 1.0  # grounding's confidence
+    h, w = frames[0].shape[:2]
+    for i, frame in enumerate(frames[1:6], start=1):
+        r = tracker.track(frame)
+        x, y, bw, bh = r.box_xywh_px
+        assert r.frame_index == i and 0 <= r.score <= 1 and 0 <= r.cell_index < model.cfg.search_grid**2
+        assert 0 <= x and 0 <= y and bw >= 1 and bh >= 1 and x + bw <= w + 1e-6 and y + bh <= h + 1e-6
+        assert r.timing.preprocess_ms > 0 and r.timing.model_ms > 0 and r.timing.postprocess_ms >= 0
+
+
+def test_target_is_encoded_once(model, frames):
+    """Text and template embeddings run in set_target only; track runs the search alone."""
+    text_runs = _calls(model.text.bert.embeddings)
+    patch_runs = _calls(model.patch_embed)
+    tracker = Tracker(model)
+    tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
+    after_init = (text_runs[0], patch_runs[0])
+    for frame in frames[1:5]:
+        tracker.track(frame)
+    assert text_runs[0] == after_init[0] == 1
+    assert patch_runs[0] - after_init[1] == 4  # one search crop per frame, no template
+
+
+@pytest.mark.parametrize(
+    "frame,message",
+    [
+        (None, "frame is None"),
+        (np.zeros((0, 10, 3), np.uint8), "frame is empty"),
+        (np.zeros((10, 10), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((10, 10, 4), np.uint8), r"shape \(H, W, 3\)"),
+        (np.zeros((10, 10, 3), np.float32), "must be uint8"),
+        ([[1, 2, 3]], "numpy array"),
+    ],
+)
+def test_bad_frames_are_refused(model, frames, frame, message):
+    tracker = Tracker(model)
+    with pytest.raises(ValueError, match=message):
+        tracker.set_target(frame, box=FIRST_BOX)
+    tracker.set_target(frames[0], box=FIRST_BOX)
+    with pytest.raises(ValueError, match=message):
+        tracker.track(frame)
+    assert tracker.track(frames[1]).frame_index == 1  # a refused frame loses nothing
+
+
+@pytest.mark.parametrize(
+    "box,message",
+    [
+        ((400.0, 10.0, 20.0, 20.0), "lies outside the 360x240 frame"),
+        ((-50.0, 10.0, 20.0, 20.0), "lies outside"),
+        ((10.0, 10.0, 0.0, 20.0), "size must be positive"),
+        ((10.0, 10.0, -5.0, 20.0), "size must be positive"),
+        ((10.0, 10.0, float("nan"), 20.0), "must be finite"),
+        ((10.0, 10.0, 20.0), "4 numbers"),
+        ("abcd", "4 numbers"),
+    ],
+)
+def test_bad_boxes_are_refused(model, frames, box, message):
+    with pytest.raises(ValueError, match=message):
+        Tracker(model).set_target(frames[0], box=box)
+
+
+def test_other_misuse(model, frames):
+    tracker = Tracker(model)
+    with pytest.raises(RuntimeError, match="call set_target"):
+        tracker.track(frames[0])
+    with pytest.raises(ValueError, match="needs text, a box, or both"):
+        tracker.set_target(frames[0])
+    with pytest.raises(ValueError, match="non-empty sentence"):
+        tracker.set_target(frames[0], text="  ")
+    with pytest.raises(ValueError, match="lost_after"):
+        TrackerConfig(lost_after=-1)
+    tracker.set_target(frames[0], box=FIRST_BOX)
+    tracker.reset()
+    assert not tracker.has_target
+
+
+def _leaving(frames):
+    """crossing_otb cropped to columns 130..359: the pedestrian walks out on the left (~frame 60)."""
+    return [np.ascontiguousarray(f[:, 130:]) for f in frames[30:90]]
+
+
+def test_target_leaving_the_frame_keeps_boxes_inside(model, frames):
+    clip = _leaving(frames)
+    tracker = Tracker(model, TrackerConfig(lost_after=0))
+    tracker.set_target(clip[0], box=(181.0 - 130.0, 141.0, 17.0, 48.0))
+    h, w = clip[0].shape[:2]
+    for frame in clip[1:]:
+        x, y, bw, bh = tracker.track(frame).box_xywh_px
+        assert x >= 0 and y >= 0 and x + bw <= w + 1e-6 and y + bh <= h + 1e-6
+
+
+def test_lost_and_regrounding_transitions(model, frames):
+    """With every frame weak (lost_score 1), LOST comes after ``lost_after`` frames; words bring the
+    target back on every ``reground_every``-th lost frame (reground_score 0: always confident)."""
+    clip = _leaving(frames)
+    config = TrackerConfig(lost_score=1.0, lost_after=2, reground_every=2, reground_score=0.0)
+    tracker = Tracker(model, config)
+    tracker.set_target(clip[0], text=SENTENCE, box=(51.0, 141.0, 17.0, 48.0))
+    results = [tracker.track(f) for f in clip[1:9]]
+    assert [r.state.value for r in results] == ["TRACKING", "LOST", "TRACKING"] * 2 + ["TRACKING", "LOST"]
+    assert [r.regrounded for r in results] == [False, False, True] * 2 + [False, False]
+
+
+def test_box_only_targets_stay_lost(model, frames):
+    clip = _leaving(frames)
+    tracker = Tracker(model, TrackerConfig(lost_score=1.0, lost_after=2, reground_every=1, reground_score=0.0))
+    tracker.set_target(clip[0], box=(51.0, 141.0, 17.0, 48.0))
+    states = [tracker.track(f).state for f in clip[1:6]]
+    assert states == [TrackState.TRACKING] + [TrackState.LOST] * 4
+
+
+def test_grounding_confidence_gates_resumption(model, frames):
+    clip = _leaving(frames)
+    tracker = Tracker(model, TrackerConfig(lost_score=1.0, lost_after=1, reground_every=1, reground_score=1.0))
+    tracker.set_target(clip[0], text=SENTENCE, box=(51.0, 141.0, 17.0, 48.0))
+    results = [tracker.track(f) for f in clip[1:5]]
+    assert all(r.state is TrackState.LOST and not r.regrounded for r in results)

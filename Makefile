@@ -5,7 +5,7 @@ setup:
 	scripts/setup.sh
 
 demo: setup
-	.venv/bin/litetrack smoke
+	.venv/bin/litetrack-ros-demo --out results/demo
 
 # pytest exits 5 when it collects no test: that is a failure here, not a pass.
 test: setup

@@ -60,3 +60,11 @@ def tiny_config(**changes) -> ModelConfig:
     )
     base.update(changes)
     return ModelConfig(**base)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so fixtures can add context when a test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -50,7 +50,7 @@ def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]
         loaded = load_tracker(args.checkpoint, args.config, args.device)
         # A fresh tracker per sequence, as the protocol requires (no state carries across videos);
         # the weights are loaded once and shared.
-        factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device)
+        factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device, loaded.precision)
     if "csrt" in args.baseline:
         from litetrack_core.eval.baselines import CsrtTracker
 

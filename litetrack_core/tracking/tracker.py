@@ -15,7 +15,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -31,6 +33,8 @@ __all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
+Precision = Literal["fp32", "fp16", "bf16"]
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -130,12 +134,22 @@ class Tracker:
         model: a LiteTrack model (it is put in eval mode and moved to ``device``).
         config: loop behaviour.
         device: torch device for the model.
+        precision: "fp32", or "fp16" / "bf16" autocast for the model calls.
     """
 
-    def __init__(self, model: LiteTrack, config: TrackerConfig | None = None, device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        model: LiteTrack,
+        config: TrackerConfig | None = None,
+        device: str | torch.device = "cpu",
+        precision: Precision = "fp32",
+    ) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r} is not one of {sorted(PRECISIONS)}")
         self.model = model.eval().to(device)
         self.config = config or TrackerConfig()
         self.device = torch.device(device)
+        self.precision = precision
         self.tokenizer = Tokenizer(model.cfg.max_text_tokens)
         grid = model.cfg.search_grid
         self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
@@ -144,6 +158,11 @@ class Tracker:
     @property
     def has_target(self) -> bool:
         return self._target is not None
+
+    @property
+    def target_text(self) -> str | None:
+        """The words the current target was named with (None for a box-only target or none)."""
+        return self._target.text if self._target is not None else None
 
     def reset(self) -> None:
         """Forget the target."""
@@ -157,6 +176,10 @@ class Tracker:
         NLBBOX. ``box`` is (x, y, w, h) in pixels and must overlap the frame. Raises ValueError
         for empty text, a bad box, a bad frame, or neither text nor box.
         """
+        with self._autocast():
+            return self._set_target(frame, text, box)
+
+    def _set_target(self, frame: np.ndarray, text: str | None, box: Box | None) -> TrackResult:
         start = time.perf_counter()
         frame = check_frame(frame)
         if text is None and box is None:
@@ -192,6 +215,10 @@ class Tracker:
         if target is None:
             raise RuntimeError("no target: call set_target(frame, text=..., box=...) before track(frame)")
         frame = check_frame(frame)
+        with self._autocast():
+            return self._track(target, frame)
+
+    def _track(self, target: _Target, frame: np.ndarray) -> TrackResult:
         cfg = self.model.cfg
         t0 = time.perf_counter()
         crop = crop_around(frame, tuple(target.box), cfg.search_factor, cfg.search_size)
@@ -202,7 +229,7 @@ class Tracker:
         )
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
-        bbox_map = head.bbox_map[0].cpu().numpy()
+        bbox_map = head.bbox_map[0].float().cpu().numpy()
         t2 = time.perf_counter()
 
         target.frame_index += 1
@@ -290,6 +317,10 @@ class Tracker:
 
     # ------------------------------------------------------------------ helpers
 
+    def _autocast(self):
+        dtype = PRECISIONS[self.precision]
+        return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+
     def _mask(self, box_norm: np.ndarray, grid: int) -> torch.Tensor:
         return torch.from_numpy(cell_mask(box_norm, grid)).unsqueeze(0).to(self.device)
 
@@ -310,6 +341,7 @@ def load_tracker(
     config: str | None = None,
     device: str = "auto",
     tracker_config: TrackerConfig | None = None,
+    precision: Precision = "fp32",
 ) -> Tracker:
     """A tracker from a checkpoint, or from the config's packaged initialisation if none is given.
 
@@ -331,4 +363,4 @@ def load_tracker(
             "no checkpoint given: %s with pretrained backbones and an untrained head; boxes will be poor",
             model.cfg.name,
         )
-    return Tracker(model, tracker_config, device)
+    return Tracker(model, tracker_config, device, precision)

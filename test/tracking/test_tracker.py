@@ -167,3 +167,12 @@ def test_grounding_confidence_gates_resumption(model, frames):
     tracker.set_target(clip[0], text=SENTENCE, box=(51.0, 141.0, 17.0, 48.0))
     results = [tracker.track(f) for f in clip[1:5]]
     assert all(r.state is TrackState.LOST and not r.regrounded for r in results)
+
+
+def test_bf16_autocast_tracks(model, frames):
+    tracker = Tracker(model, TrackerConfig(lost_after=0), precision="bf16")
+    tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
+    result = tracker.track(frames[1])
+    assert all(math.isfinite(v) for v in result.box_xywh_px) and 0 <= result.score <= 1
+    with pytest.raises(ValueError, match="precision 'int8'"):
+        Tracker(model, precision="int8")

@@ -1,0 +1,109 @@
+"""Running statistics of the node and the 1 Hz diagnostic_msgs/DiagnosticArray built from them."""
+
+from __future__ import annotations
+
+import collections
+import resource
+import threading
+import time
+
+import numpy as np
+import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from std_msgs.msg import Header
+
+__all__ = ["NodeStats", "diagnostics"]
+
+
+class NodeStats:
+    """Counters and recent timings; thread-safe (image callback and worker both write)."""
+
+    def __init__(self, window: int = 100) -> None:
+        self._lock = threading.Lock()
+        self._arrivals: collections.deque[float] = collections.deque(maxlen=window)
+        self._processed: collections.deque[float] = collections.deque(maxlen=window)
+        self._window = window
+        self._timings: dict[str, collections.deque[float]] = {}
+        self.frames_received = 0
+        self.frames_processed = 0
+        self.bad_frames = 0
+
+    def arrived(self) -> None:
+        with self._lock:
+            self.frames_received += 1
+            self._arrivals.append(time.monotonic())
+
+    def processed(self, **timings_ms: float) -> None:
+        """One processed frame and its timings in ms (latency_ms = image stamp -> published)."""
+        with self._lock:
+            self.frames_processed += 1
+            self._processed.append(time.monotonic())
+            for name, value in timings_ms.items():
+                self._timings.setdefault(name, collections.deque(maxlen=self._window)).append(value)
+
+    def bad_frame(self) -> None:
+        with self._lock:
+            self.bad_frames += 1
+
+    def snapshot(self) -> dict[str, float]:
+        """input_fps, processing_fps, then p50 and p95 of every timing (``latency_p50_ms``, ...);
+        NaN until there is data."""
+        with self._lock:
+            out = {"input_fps": _rate(self._arrivals), "processing_fps": _rate(self._processed)}
+            for name in ("latency_ms", "transport_ms", "queue_ms", "step_ms", "node_ms"):
+                values = np.array(self._timings.get(name) or [np.nan])
+                base = name.removesuffix("_ms")
+                out[f"{base}_p50_ms"] = float(np.percentile(values, 50))
+                out[f"{base}_p95_ms"] = float(np.percentile(values, 95))
+            return out
+
+
+def _rate(times: collections.deque[float]) -> float:
+    """Events per second over the window; 0 when the last event is older than 2 s (a stopped camera)."""
+    if len(times) < 2 or time.monotonic() - times[-1] > 2.0:
+        return 0.0
+    return (len(times) - 1) / max(times[-1] - times[0], 1e-9)
+
+
+def _memory(device: str) -> list[tuple[str, str]]:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return [
+            ("gpu_memory_allocated_mib", f"{torch.cuda.memory_allocated() / 2**20:.0f}"),
+            ("gpu_memory_peak_mib", f"{torch.cuda.max_memory_allocated() / 2**20:.0f}"),
+        ]
+    with open("/proc/self/statm") as f:  # resident pages are the second field
+        rss = int(f.read().split()[1]) * resource.getpagesize()
+    return [("cpu_rss_mib", f"{rss / 2**20:.0f}"), ("cpu_rss_peak_mib", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")]
+
+
+def diagnostics(
+    stamp: object,
+    name: str, stats: NodeStats, dropped: int, device: str, precision: str, state: str,
+    latency_budget_ms: float, error: str | None,
+) -> DiagnosticArray:
+    """One DiagnosticStatus: OK, WARN (latency p95 over budget, or target lost) or ERROR (model not loaded)."""
+    snap = stats.snapshot()
+    level, message = DiagnosticStatus.OK, f"{state.lower()}"
+    if error:
+        level, message = DiagnosticStatus.ERROR, error
+    elif state == "LOST":
+        level, message = DiagnosticStatus.WARN, "target lost"
+    elif latency_budget_ms > 0 and snap["latency_p95_ms"] > latency_budget_ms:
+        level, message = DiagnosticStatus.WARN, f"latency p95 {snap['latency_p95_ms']:.0f} ms over budget {latency_budget_ms:.0f} ms"
+    values = [
+        ("processing_fps", f"{snap['processing_fps']:.1f}"),
+        ("input_fps", f"{snap['input_fps']:.1f}"),
+        *((k, f"{v:.2f}") for k, v in snap.items() if k.endswith("_ms")),
+        ("frames_received", str(stats.frames_received)),
+        ("frames_processed", str(stats.frames_processed)),
+        ("frames_dropped", str(dropped)),
+        ("bad_frames", str(stats.bad_frames)),
+        ("device", device),
+        ("precision", precision),
+        ("keep_ratio", "1.0"),
+        ("state", state),
+        *_memory(device),
+    ]
+    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=device)
+    status.values = [KeyValue(key=k, value=v) for k, v in values]
+    return DiagnosticArray(header=Header(stamp=stamp), status=[status])

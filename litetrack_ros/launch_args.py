@@ -1,0 +1,44 @@
+"""What the launch file passes to the node, in one place, so tests start the node exactly so.
+
+Values may be plain strings (tests, scripts) or launch substitutions (the launch file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["DEFAULT_PARAMS_FILE", "LAUNCH_ARGUMENTS", "node_overrides", "ros_args"]
+
+DEFAULT_PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "tracker.yaml"
+
+# launch argument -> (default, description)
+LAUNCH_ARGUMENTS = {
+    "image_topic": ("/camera/image_raw", "camera image topic (raw; '/compressed' is appended with use_compressed)"),
+    "use_compressed": ("false", "subscribe to sensor_msgs/CompressedImage"),
+    "checkpoint": ("", "model checkpoint; empty: the packaged default"),
+    "device": ("auto", "auto, cuda or cpu"),
+    "params_file": ("", "parameters file (the launch file defaults it to the package's config/tracker.yaml)"),
+    "namespace": ("", "namespace of the node"),
+    "target_text": ("", "start tracking this target (words) right away"),
+}
+
+
+def node_overrides(values: dict) -> dict:
+    """Parameters that the launch arguments override on top of the parameters file."""
+    return {
+        "image_topic": values["image_topic"],
+        "use_compressed": values["use_compressed"],
+        "checkpoint": values["checkpoint"],
+        "device": values["device"],
+        "target_text": values["target_text"],
+    }
+
+
+def ros_args(values: dict[str, str], params_file: str | Path) -> list[str]:
+    """The same as a command line: ``--ros-args --params-file F -p name:=value ... -r __ns:=NS``."""
+    args = ["--ros-args", "--params-file", str(params_file)]
+    for name, value in node_overrides(values).items():
+        args += ["-p", f"{name}:={value if value != '' else chr(39) * 2}"]
+    if values.get("namespace"):
+        args += ["-r", f"__ns:={values['namespace']}"]
+    return args

@@ -1,0 +1,81 @@
+"""TrackResult <-> ROS messages: Detection2D, TrackStatus, rviz markers, and boxes both ways.
+
+Boxes: the tracker speaks (x, y, w, h) in pixels, top-left corner; vision_msgs/BoundingBox2D
+speaks centre + size in pixels. ``class_id`` of the hypothesis is the target's words, or
+"target" for a box-only target.
+"""
+
+from __future__ import annotations
+
+import math
+
+from geometry_msgs.msg import Point
+from std_msgs.msg import ColorRGBA, Header
+from vision_msgs.msg import BoundingBox2D, Detection2D, ObjectHypothesisWithPose
+from visualization_msgs.msg import Marker
+
+from litetrack_core.tracking.types import TrackResult, TrackState
+from litetrack_ros.msg import TrackStatus
+
+__all__ = ["STATE_CODES", "box_from_msg", "detection", "marker", "status"]
+
+Box = tuple[float, float, float, float]
+STATE_CODES = {TrackState.TRACKING: TrackStatus.TRACKING, TrackState.LOST: TrackStatus.LOST}
+
+
+def box_from_msg(box: BoundingBox2D) -> Box | None:
+    """(x, y, w, h) pixels from a BoundingBox2D, or None when a size is 0 (no box given)."""
+    if box.size_x == 0 or box.size_y == 0:
+        return None
+    cx, cy = box.center.position.x, box.center.position.y
+    return (cx - box.size_x / 2, cy - box.size_y / 2, box.size_x, box.size_y)
+
+
+def detection(result: TrackResult, header: Header, label: str | None) -> Detection2D:
+    """One Detection2D for a frame: the image's header, box centre/size in pixels, one hypothesis."""
+    x, y, w, h = result.box_xywh_px
+    msg = Detection2D(header=header, id="target")
+    msg.bbox.center.position.x = x + w / 2
+    msg.bbox.center.position.y = y + h / 2
+    msg.bbox.size_x, msg.bbox.size_y = w, h
+    hypothesis = ObjectHypothesisWithPose()
+    hypothesis.hypothesis.class_id = label or "target"
+    hypothesis.hypothesis.score = 0.0 if math.isnan(result.score) else float(result.score)
+    msg.results.append(hypothesis)
+    return msg
+
+
+def status(
+    header: Header,
+    state: int,
+    score: float,
+    text: str | None,
+    processed: int,
+    dropped: int,
+    step_ms: float = float("nan"),
+    keep_ratio: float = 1.0,
+) -> TrackStatus:
+    """A TrackStatus; ``state`` is one of TrackStatus.IDLE / TRACKING / LOST / GROUNDING."""
+    return TrackStatus(
+        header=header,
+        state=state,
+        score=0.0 if math.isnan(score) else float(score),
+        target_text=text or "",
+        frames_processed=processed,
+        frames_dropped=dropped,
+        keep_ratio=float(keep_ratio),
+        step_ms=float(step_ms),
+    )
+
+
+def marker(result: TrackResult, header: Header, namespace: str = "litetrack") -> Marker:
+    """The box as a closed LINE_STRIP in image pixel coordinates (z = 0) for rviz; green or red."""
+    x, y, w, h = result.box_xywh_px
+    msg = Marker(header=header, ns=namespace, id=0, type=Marker.LINE_STRIP, action=Marker.ADD)
+    msg.scale.x = 2.0
+    msg.pose.orientation.w = 1.0
+    lost = result.state is TrackState.LOST
+    msg.color = ColorRGBA(r=1.0 if lost else 0.0, g=0.0 if lost else 0.9, b=0.0, a=1.0)
+    corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)]
+    msg.points = [Point(x=float(px), y=float(py), z=0.0) for px, py in corners]
+    return msg

@@ -1,0 +1,475 @@
+"""``tracker_node``: LiteTrack as a ROS 2 lifecycle node.
+
+Topics (relative, remap in the launch file):
+    in   image (sensor_msgs/Image) or image/compressed (sensor_msgs/CompressedImage)
+    out  detection (vision_msgs/Detection2D), status (litetrack_ros/TrackStatus),
+         debug_image (sensor_msgs/Image, only while subscribed), marker (visualization_msgs/Marker),
+         /diagnostics (diagnostic_msgs/DiagnosticArray, 1 Hz)
+Services: track_target (litetrack_ros/SetTarget), stop_tracking (std_srvs/Trigger).
+
+Data flows one way: image message -> numpy frame -> Tracker -> TrackResult -> messages. The image
+callback only stores the newest message in a one-slot buffer; a worker thread converts it and
+runs the tracker, so inference never blocks the executor and stale frames are dropped (counted).
+Target requests are applied by the worker on the frame they name (or the next one), so the
+tracker is only ever touched by one thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
+from std_srvs.srv import Trigger
+from vision_msgs.msg import Detection2D
+from visualization_msgs.msg import Marker
+
+from litetrack_core.tracking.tracker import PRECISIONS, Tracker, TrackerConfig, load_tracker
+from litetrack_core.tracking.types import TrackResult, TrackState
+from litetrack_core.tracking.video import draw_result
+from litetrack_ros import messages
+from litetrack_ros.diagnostics import NodeStats, diagnostics
+from litetrack_ros.frame_slot import FrameSlot
+from litetrack_ros.image_conversion import compressed_to_rgb, image_to_rgb, rgb_to_image
+from litetrack_ros.msg import TrackStatus
+from litetrack_ros.srv import SetTarget
+
+__all__ = ["TrackerNode", "main"]
+
+DEVICES = ("auto", "cpu", "cuda")
+RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+# Live-tunable parameters and the TrackerConfig field each one sets.
+LIVE = {
+    "lost_score": "lost_score",
+    "lost_after": "lost_after",
+    "regrounding": "regrounding",
+    "reground_every": "reground_every",
+    "reground_score": "reground_score",
+}
+
+
+def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+
+
+def _int_range(lo: int, hi: int) -> list[IntegerRange]:
+    return [IntegerRange(from_value=lo, to_value=hi, step=1)]
+
+
+# name -> (default, description, extra descriptor fields). Read-only ones need a restart.
+PARAMETERS: dict[str, tuple[object, str, dict]] = {
+    "image_topic": ("image", "image topic; with use_compressed, '<image_topic>/compressed' is used", {"read_only": True}),
+    "use_compressed": (False, "subscribe to sensor_msgs/CompressedImage instead of Image", {"read_only": True}),
+    "reliability": ("best_effort", "image QoS reliability: best_effort (sensor data) or reliable", {"read_only": True}),
+    "config": ("", "model config name; empty: the checkpoint's, or the default CPU model", {"read_only": True}),
+    "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: packaged initialisation", {"read_only": True}),
+    "device": ("auto", "auto (CUDA when available), cuda or cpu", {"read_only": True}),
+    "precision": ("fp32", "fp32, or fp16 / bf16 autocast", {"read_only": True}),
+    "lost_score": (0.2, "a frame whose score is below this is weak", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "lost_after": (10, "weak frames in a row before the state is LOST (0: never)", {"integer_range": _int_range(0, 1000)}),
+    "regrounding": (True, "look for a target named in words on the whole frame while LOST", {}),
+    "reground_every": (5, "frames between grounding attempts while LOST", {"integer_range": _int_range(1, 1000)}),
+    "reground_score": (0.4, "grounding score needed to resume tracking", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
+    "latency_budget_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
+    "publish_debug_image": (True, "draw and publish debug_image while someone subscribes", {}),
+    "target_text": ("", "start tracking this target (words) on the first frame", {"read_only": True}),
+    "target_box": ([0.0], "start tracking this box [x, y, w, h] (pixels) on the first frame; [0.0]: none", {"read_only": True}),
+    "request_timeout_s": (10.0, "how long track_target waits for the frame it refers to", {"floating_point_range": _float_range(0.1, 600.0)}),
+    "autostart": (True, "configure and activate on start (set false under a lifecycle manager)", {"read_only": True}),
+}
+
+
+@dataclass
+class TargetRequest:
+    """A target to set on the frame stamped ``stamp_ns`` (0: the next frame), answered via ``done``."""
+
+    text: str | None
+    box: tuple[float, float, float, float] | None
+    stamp_ns: int
+    done: threading.Event = field(default_factory=threading.Event)
+    success: bool = False
+    message: str = ""
+    detection: Detection2D = field(default_factory=Detection2D)
+
+
+class TrackerNode(Node):
+    """See the module docstring. Parameters are listed in ``PARAMETERS``."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("litetrack_tracker", **kwargs)
+        for name, (default, text, extra) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=text, **extra))
+        self._check_choices()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.stats = NodeStats()
+        # (message, node-clock ns at arrival): arrival splits latency into transport and queueing.
+        self.slot: FrameSlot[tuple[Image | CompressedImage, int]] = FrameSlot()
+        self.tracker: Tracker | None = None
+        self.load_error: str | None = None
+        self.state = "IDLE"
+        self._score = float("nan")
+        self._requests: list[TargetRequest] = []
+        self._requests_lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._recent: deque[Image | CompressedImage] = deque(maxlen=8)
+        self._worker: threading.Thread | None = None
+        self._running = threading.Event()
+        self._last_processed = 0.0
+        self._entities: list = []
+        if self.get_parameter("autostart").value:
+            # Not in the constructor itself: loading the model takes seconds.
+            self._autostart_timer = self.create_timer(0.0, self._autostart)
+
+    # ------------------------------------------------------------------ parameters
+
+    def _p(self, name: str):
+        return self.get_parameter(name).value
+
+    def _check_choices(self) -> None:
+        """Refuse bad enum values at start, quoted, with what is allowed."""
+        choices = {"device": DEVICES, "precision": tuple(PRECISIONS), "reliability": tuple(RELIABILITY)}
+        for name, allowed in choices.items():
+            if self._p(name) not in allowed:
+                raise ValueError(f"parameter {name}={self._p(name)!r} is not one of {list(allowed)}")
+        box = list(self._p("target_box"))
+        if box != [0.0] and (len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0):
+            raise ValueError(f"parameter target_box={box} must be [x, y, w, h] in pixels with w, h > 0, or [0.0]")
+
+    def _tracker_config(self, overrides: dict[str, object] | None = None) -> TrackerConfig:
+        values = {field_name: self._p(param) for param, field_name in LIVE.items()}
+        values.update(overrides or {})
+        return TrackerConfig(**values)
+
+    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Validate live changes as a whole (ranges are checked by the descriptors), then apply."""
+        live = {LIVE[p.name]: p.value for p in params if p.name in LIVE}
+        if live:
+            try:
+                config = self._tracker_config(live)
+            except ValueError as err:
+                return SetParametersResult(successful=False, reason=str(err))
+            if self.tracker is not None:
+                self.tracker.config = config
+        return SetParametersResult(successful=True)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _autostart(self) -> None:
+        self._autostart_timer.cancel()
+        self.destroy_timer(self._autostart_timer)
+        self.trigger_configure()
+        if self._state_machine.current_state[1] == "inactive":
+            self.trigger_activate()
+
+    def on_configure(self, state: State) -> TransitionCallbackReturn:
+        topic = self._p("image_topic")
+        compressed = self._p("use_compressed")
+        qos = QoSProfile(depth=1, reliability=RELIABILITY[self._p("reliability")], history=qos_profile_sensor_data.history)
+        qos.durability = qos_profile_sensor_data.durability
+        services = ReentrantCallbackGroup()
+        self.detection_pub = self.create_lifecycle_publisher(Detection2D, "detection", 10)
+        self.status_pub = self.create_lifecycle_publisher(TrackStatus, "status", 10)
+        self.debug_pub = self.create_lifecycle_publisher(Image, "debug_image", 1)
+        self.marker_pub = self.create_lifecycle_publisher(Marker, "marker", 1)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.image_sub = self.create_subscription(
+            CompressedImage if compressed else Image,
+            f"{topic}/compressed" if compressed else topic,
+            self._on_image,
+            qos,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        self.target_srv = self.create_service(SetTarget, "track_target", self._on_track_target, callback_group=services)
+        self.stop_srv = self.create_service(Trigger, "stop_tracking", self._on_stop_tracking, callback_group=services)
+        self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self.get_logger().info(f"configured: {'compressed ' if compressed else ''}images on '{self.image_sub.topic_name}'")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: State) -> TransitionCallbackReturn:
+        self._load_model()
+        self._running.set()
+        self._worker = threading.Thread(target=self._work, name="litetrack-worker", daemon=True)
+        self._worker.start()
+        text, box = self._p("target_text") or None, list(self._p("target_box"))
+        if text or box != [0.0]:
+            self._queue(TargetRequest(text, tuple(box) if box != [0.0] else None, 0))
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: State) -> TransitionCallbackReturn:
+        self._stop_worker()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: State) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: State) -> TransitionCallbackReturn:
+        self._stop_worker()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _load_model(self) -> None:
+        """Load the model; a failure leaves the node up, reporting ERROR (diagnostics, services)."""
+        try:
+            self.tracker = load_tracker(
+                self._p("checkpoint") or None,
+                self._p("config") or None,
+                self._p("device"),
+                self._tracker_config(),
+                self._p("precision"),
+            )
+            self.load_error = None
+            self.get_logger().info(f"model {self.tracker.model.cfg.name} on {self.tracker.device} ({self.tracker.precision})")
+        except (OSError, ValueError, RuntimeError) as err:  # CheckpointError is a ValueError
+            self.tracker, self.load_error = None, f"model not loaded: {err}"
+            self.get_logger().error(self.load_error)
+
+    def _release(self) -> None:
+        """Free the model (and GPU memory) with the node's state."""
+        self.tracker = None
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _stop_worker(self) -> None:
+        self._running.clear()
+        if self._worker is not None:
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        self._fail_pending("tracking stopped before the request was served")
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_image(self, msg: Image | CompressedImage) -> None:
+        self.stats.arrived()
+        self._recent.append(msg)  # every received frame, so a stamped request finds dropped ones too
+        self.slot.put((msg, self.get_clock().now().nanoseconds))
+
+    def _on_track_target(self, request: SetTarget.Request, response: SetTarget.Response) -> SetTarget.Response:
+        try:
+            response.success, response.message, detection = self._serve(request)
+            if detection is not None:
+                response.detection = detection
+        except Exception as err:  # noqa: BLE001 - a service must always answer, never take the node down
+            response.success, response.message = False, f"internal error: {type(err).__name__}: {err}"
+        if response.success:
+            self.get_logger().info(f"track_target: {response.message}")
+        else:
+            self.get_logger().warning(f"track_target refused: {response.message}")
+        return response
+
+    def _serve(self, request: SetTarget.Request) -> tuple[bool, str, Detection2D | None]:
+        """Queue the request for the worker and wait for its answer: (success, message, detection)."""
+        text = request.text if request.text.strip() else None
+        box = messages.box_from_msg(request.box)
+        if self.tracker is None:
+            return False, self.load_error or "the node is not active", None
+        if text is None and box is None:
+            return False, "give text, a box (size > 0), or both", None
+        req = TargetRequest(text, box, _ns(request.stamp))
+        self._queue(req)
+        timeout = self._p("request_timeout_s")
+        if not req.done.wait(timeout):
+            self._drop(req)
+            return False, f"no image on '{self.image_sub.topic_name}' within {timeout:.1f} s to set the target on", None
+        return req.success, req.message, req.detection if req.success else None
+
+    def _on_stop_tracking(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self._stop_requested.set()
+        response.success, response.message = True, "tracking stopped"
+        return response
+
+    # ------------------------------------------------------------------ worker
+
+    def _work(self) -> None:
+        while self._running.is_set():
+            item = self.slot.take(timeout=0.1)
+            if item is None or self.tracker is None:
+                continue
+            if self._stop_requested.is_set():
+                self._stop_requested.clear()
+                self.tracker.reset()
+                self.state, self._score = "IDLE", float("nan")
+            max_rate = self._p("max_rate_hz")
+            if not self._pending() and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
+                self.slot.dropped += 1
+                continue
+            try:
+                self._process(*item)
+            except Exception as err:  # noqa: BLE001 - one bad frame must never stop the node
+                self.get_logger().error(f"frame dropped: {type(err).__name__}: {err}", throttle_duration_sec=1.0)
+
+    def _process(self, msg: Image | CompressedImage, arrived_ns: int) -> None:
+        taken_ns = self.get_clock().now().nanoseconds
+        served = self._request_for(msg.header)
+        request = None
+        if served is not None:
+            request, msg = served  # the frame the request names (this one, or a recent one)
+        elif not self.tracker.has_target:
+            return
+        try:
+            frame = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+        except ValueError as err:
+            self.stats.bad_frame()
+            self.get_logger().warning(f"bad image: {err}", throttle_duration_sec=1.0)
+            if request is not None:
+                self._answer(request, False, f"the image to set the target on is unusable: {err}")
+            return
+        self._last_processed = time.monotonic()
+        if request is not None:
+            try:
+                self.state = "GROUNDING" if request.box is None else self.state
+                result = self.tracker.set_target(frame, request.text, request.box)
+            except ValueError as err:
+                self.state = "TRACKING" if self.tracker.has_target else "IDLE"
+                self._answer(request, False, str(err))
+                return
+            request.detection = messages.detection(result, msg.header, request.text)
+            self._answer(request, True, f"tracking {request.text or 'box'} from {_fmt(result.box_xywh_px)}")
+        else:
+            result = self.tracker.track(frame)
+        self._publish(result, msg.header, frame)
+        self._account(msg.header, arrived_ns, taken_ns, result.timing.total_ms)
+
+    def _publish(self, result: TrackResult, header: Header, frame) -> None:
+        self.state = "TRACKING" if result.state is TrackState.TRACKING else "LOST"
+        self._score = result.score
+        text = self.tracker.target_text
+        self.detection_pub.publish(messages.detection(result, header, text))
+        code = messages.STATE_CODES[result.state]
+        self.status_pub.publish(
+            messages.status(header, code, result.score, text, self.stats.frames_processed + 1, self.slot.dropped, result.timing.total_ms)
+        )
+        self.marker_pub.publish(messages.marker(result, header))
+        if self._p("publish_debug_image") and self.debug_pub.get_subscription_count() > 0:
+            self.debug_pub.publish(rgb_to_image(draw_result(frame, result, text), header))
+
+    def _account(self, header: Header, arrived_ns: int, taken_ns: int, step_ms: float) -> None:
+        """Split stamp -> publish latency: transport (to our callback), queueing (in the slot),
+        the tracker step, and the rest of this node's work (conversion, publishing)."""
+        done_ns = self.get_clock().now().nanoseconds
+        stamp_ns = _ns(header.stamp)
+        self.stats.processed(
+            latency_ms=(done_ns - stamp_ns) / 1e6,
+            transport_ms=(arrived_ns - stamp_ns) / 1e6,
+            queue_ms=(taken_ns - arrived_ns) / 1e6,
+            step_ms=step_ms,
+            node_ms=(done_ns - taken_ns) / 1e6 - step_ms,
+        )
+
+    def _publish_diagnostics(self) -> None:
+        device = str(self.tracker.device) if self.tracker else self._p("device")
+        precision = self.tracker.precision if self.tracker else self._p("precision")
+        self.diag_pub.publish(
+            diagnostics(
+                self.get_clock().now().to_msg(),
+                f"{self.get_name()}: tracker",
+                self.stats,
+                self.slot.dropped,
+                device,
+                precision,
+                self.state,
+                self._p("latency_budget_ms"),
+                self.load_error,
+            )
+        )
+
+    # ------------------------------------------------------------------ target requests
+
+    def _queue(self, request: TargetRequest) -> None:
+        """Hand a request to the worker; a stamp older than every recent frame is refused at once."""
+        named = None
+        if request.stamp_ns:
+            recent = list(self._recent)
+            named = next((m for m in recent if _ns(m.header.stamp) == request.stamp_ns), None)
+            if named is None and recent and request.stamp_ns < _ns(recent[-1].header.stamp):
+                self._answer(request, False, f"no frame with stamp {request.stamp_ns} ns among the recent ones")
+                return
+        with self._requests_lock:
+            self._requests.append(request)
+        if named is not None:  # already received: offer it again, even if the camera has stopped
+            self.slot.put((named, self.get_clock().now().nanoseconds))
+
+    def _pending(self) -> bool:
+        with self._requests_lock:
+            return bool(self._requests)
+
+    def _request_for(self, header: Header) -> tuple[TargetRequest, Image | CompressedImage] | None:
+        """The oldest request that can be served now, with the frame it names (stamp 0: the frame
+        at hand). Requests whose frame is no longer among the recent ones are answered."""
+        stamp = _ns(header.stamp)
+        recent = {_ns(m.header.stamp): m for m in self._recent}
+        with self._requests_lock:
+            for req in list(self._requests):
+                frame = recent.get(stamp if req.stamp_ns == 0 else req.stamp_ns)
+                if frame is not None:
+                    self._requests.remove(req)
+                    return req, frame
+                if req.stamp_ns and req.stamp_ns < stamp:
+                    self._requests.remove(req)
+                    self._answer(req, False, f"no frame with stamp {req.stamp_ns} ns among the recent ones")
+        return None
+
+    def _drop(self, request: TargetRequest) -> None:
+        with self._requests_lock:
+            if request in self._requests:
+                self._requests.remove(request)
+
+    def _fail_pending(self, message: str) -> None:
+        with self._requests_lock:
+            pending, self._requests = self._requests, []
+        for req in pending:
+            self._answer(req, False, message)
+
+    @staticmethod
+    def _answer(request: TargetRequest, success: bool, message: str) -> None:
+        request.success, request.message = success, message
+        request.done.set()
+
+
+def _ns(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def _fmt(box: tuple[float, float, float, float]) -> str:
+    return "x,y,w,h = " + ",".join(f"{v:.1f}" for v in box)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Console entry point: spin the node on a multi-threaded executor until SIGINT."""
+    rclpy.init(args=args)
+    try:
+        node = TrackerNode()
+    except Exception as err:  # noqa: BLE001 - a bad parameter must end with a message, not a trace
+        rclpy.logging.get_logger("litetrack_tracker").fatal(str(err))
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._stop_worker()
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

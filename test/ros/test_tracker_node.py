@@ -1,0 +1,335 @@
+"""tracker_node in its own process on a real ROS 2 graph (loopback only), fed real frames.
+
+The node is started exactly as the launch file starts it (config/tracker.yaml plus the
+overrides of litetrack_ros.launch_args), with a tiny random-weight checkpoint so that it is fast;
+boxes are compared with the library's Tracker on the same frames and checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import tiny_config
+from litetrack_core.models import create_model
+from litetrack_core.tracking.tracker import load_tracker
+from litetrack_core.weights.checkpoint import save_checkpoint
+from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros_args
+
+pytestmark = pytest.mark.slow
+FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_checkpoint(create_model(tiny_config(csa=True)), tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def sequence(shared_data):
+    folder = shared_data / "sequences" / "crossing_otb"
+    files = sorted((folder / "img").glob("*.jpg"))[:FRAMES]
+    frames = [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
+    gt = np.loadtxt(folder / "groundtruth.txt", delimiter=",")[:FRAMES]
+    return frames, gt, (folder / "language.txt").read_text().strip()
+
+
+def start_node(checkpoint, **overrides) -> subprocess.Popen:
+    values = {name: default for name, (default, _) in LAUNCH_ARGUMENTS.items()}
+    values.update(image_topic="/cam/image", checkpoint=str(checkpoint), device="cpu")
+    values.update(overrides)
+    cmd = [sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, DEFAULT_PARAMS_FILE)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def stop_node(proc: subprocess.Popen) -> tuple[int, str]:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return proc.returncode, out
+
+
+class Graph:
+    """The test's side of the graph: a camera publisher, the node's outputs, its services."""
+
+    def __init__(self, node, spin_until) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import CompressedImage, Image
+        from std_srvs.srv import Trigger
+        from vision_msgs.msg import Detection2D
+
+        from litetrack_ros.msg import TrackStatus
+        from litetrack_ros.srv import SetTarget
+
+        self.node, self.spin_until = node, spin_until
+        self.image = node.create_publisher(Image, "/cam/image", 10)
+        self.compressed = node.create_publisher(CompressedImage, "/cam/image/compressed", 10)
+        self.detections: dict[int, object] = {}
+        self.statuses: dict[int, object] = {}
+        self.diagnostics: list = []
+        node.create_subscription(Detection2D, "/detection", lambda m: self.detections.__setitem__(_ns(m.header.stamp), m), 50)
+        node.create_subscription(TrackStatus, "/status", lambda m: self.statuses.__setitem__(_ns(m.header.stamp), m), 50)
+        node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
+        self.set_target = node.create_client(SetTarget, "/track_target")
+        self.stop = node.create_client(Trigger, "/stop_tracking")
+        self.SetTarget = SetTarget
+
+    def ready(self, timeout: float = 60.0) -> None:
+        """Wait until the node serves track_target and has received a camera frame (discovery done
+        both ways, so no later frame is lost)."""
+        assert self.spin_until(lambda: self.set_target.service_is_ready(), timeout), "track_target never appeared"
+        warmup = np.zeros((8, 8, 3), np.uint8)
+
+        def received() -> bool:
+            self.publish(warmup, 1)
+            return any(int(_value(d, "frames_received") or 0) > 0 for d in self.diagnostics)
+
+        assert self.spin_until(received, timeout), "the node never received a camera frame"
+
+    def publish(self, frame: np.ndarray, stamp_ns: int, encoding: str = "rgb8") -> None:
+        from std_msgs.msg import Header
+
+        from litetrack_ros.image_conversion import rgb_to_image
+
+        header = Header(frame_id="camera")
+        header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, 10**9)
+        self.image.publish(rgb_to_image(frame, header, encoding))
+
+    def call(self, request, timeout: float = 30.0):
+        future = self.set_target.call_async(request)
+        assert self.spin_until(future.done, timeout), "track_target did not answer"
+        return future.result()
+
+    def request(self, text: str = "", box=None, stamp_ns: int = 0):
+        req = self.SetTarget.Request(text=text)
+        if box is not None:
+            x, y, w, h = box
+            req.box.center.position.x, req.box.center.position.y = x + w / 2, y + h / 2
+            req.box.size_x, req.box.size_y = w, h
+        req.stamp.sec, req.stamp.nanosec = divmod(stamp_ns, 10**9)
+        return req
+
+    def track(self, frames, first_stamp: int, timeout: float = 20.0) -> list:
+        """Publish frames one at a time, each after the previous one's detection arrived."""
+        out = []
+        for i, frame in enumerate(frames):
+            stamp = first_stamp + i * 33_000_000
+            self.publish(frame, stamp)
+            assert self.spin_until(lambda: stamp in self.detections, timeout), f"no detection for frame {i}"
+            out.append(self.detections[stamp])
+        return out
+
+
+def _ns(stamp) -> int:
+    return stamp.sec * 10**9 + stamp.nanosec
+
+
+def _xywh(det) -> tuple[float, float, float, float]:
+    b = det.bbox
+    return (b.center.position.x - b.size_x / 2, b.center.position.y - b.size_y / 2, b.size_x, b.size_y)
+
+
+@pytest.fixture
+def node_proc(checkpoint, request):
+    proc = start_node(checkpoint)
+    yield proc
+    rc, out = stop_node(proc)
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        print(f"--- node output (exit {rc}) ---\n{out}")
+
+
+@pytest.fixture
+def graph(node_proc, ros_node, spin_until):
+    g = Graph(ros_node("probe"), spin_until)
+    g.ready()
+    return g
+
+
+@pytest.mark.parametrize("mode", ["bbox", "nl", "nlbbox"])
+def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mode):
+    frames, gt, sentence = sequence
+    text = sentence if mode != "bbox" else ""
+    box = tuple(gt[0]) if mode != "nl" else None
+    base = time.time_ns()
+    graph.publish(frames[0], base)
+    answer = graph.call(graph.request(text, box, stamp_ns=base))
+    assert answer.success, answer.message
+    assert _ns(answer.detection.header.stamp) == base
+    got = graph.track(frames[1:], base + 33_000_000)
+
+    library = load_tracker(str(checkpoint), device="cpu")
+    first = library.set_target(frames[0], text=text or None, box=box)
+    np.testing.assert_allclose(_xywh(answer.detection), first.box_xywh_px, atol=0.5)
+    for det, frame in zip(got, frames[1:]):
+        expected = library.track(frame)
+        np.testing.assert_allclose(_xywh(det), expected.box_xywh_px, atol=0.5)
+        assert det.results[0].hypothesis.class_id == (sentence if text else "target")
+        assert det.results[0].hypothesis.score == pytest.approx(expected.score, abs=1e-3)
+    stamps = sorted(graph.detections)
+    assert stamps == [base + i * 33_000_000 for i in range(FRAMES)]  # one per frame, stamps of the images
+    assert graph.spin_until(lambda: all(s in graph.statuses for s in stamps), 5.0)
+    assert graph.statuses[stamps[-1]].frames_processed >= FRAMES - 1
+    assert graph.spin_until(lambda: graph.diagnostics, 5.0)
+    values = {kv.key: kv.value for kv in graph.diagnostics[-1].status[0].values}
+    for key in ("processing_fps", "input_fps", "latency_p50_ms", "latency_p95_ms", "frames_dropped", "device", "precision", "keep_ratio", "state", "cpu_rss_mib"):
+        assert key in values
+    assert values["device"] == "cpu" and values["precision"] == "fp32"
+
+
+def test_bad_input_never_stops_the_node(graph, node_proc, sequence):
+    """A few hundred malformed images and requests, then the node still tracks."""
+    from sensor_msgs.msg import CompressedImage, Image
+
+    frames, gt, sentence = sequence
+    base = time.time_ns()
+    graph.publish(frames[0], base)
+    assert graph.call(graph.request(box=tuple(gt[0]), stamp_ns=base)).success
+
+    bad = [
+        Image(height=240, width=360, encoding="32FC1", step=1440, data=bytes(240 * 1440)),  # unknown encoding
+        Image(height=240, width=360, encoding="rgb8", step=100, data=bytes(24000)),  # step < width * 3
+        Image(height=240, width=360, encoding="rgb8", step=1080, data=bytes(1000)),  # truncated
+        Image(height=0, width=0, encoding="rgb8", step=0, data=b""),  # zero size
+    ]
+    for i in range(300):
+        msg = bad[i % len(bad)]
+        msg.header.stamp.sec = i + 1
+        graph.image.publish(msg)
+    graph.compressed.publish(CompressedImage(format="jpeg", data=b"\xff\xd8 not a jpeg"))
+    big = np.zeros((4320, 7680, 3), np.uint8)  # one 8K frame: processed or dropped, never fatal
+    big[2000:2100, 3000:3100] = 200
+    graph.publish(big, base + 5)
+
+    requests = [
+        (dict(), "give text, a box"),
+        (dict(box=(10_000.0, 10.0, 20.0, 20.0)), "lies outside"),
+        (dict(box=(10.0, 10.0, float("nan"), 20.0)), "finite"),
+        (dict(box=(10.0, 10.0, -4.0, 20.0)), "positive"),
+        (dict(text="red " * 2500, box=tuple(gt[0])), "tracking"),  # 10,000 characters: truncated, accepted
+    ]
+    for fields, message in requests:
+        stamp = time.time_ns()
+        graph.publish(frames[0], stamp)  # the request names this frame by its stamp
+        answer = graph.call(graph.request(stamp_ns=stamp, **fields))
+        assert answer.success == (message == "tracking") and message in answer.message, answer.message
+
+    after = graph.track(frames[1:4], time.time_ns())
+    assert len(after) == 3 and node_proc.poll() is None
+    graph.spin_until(lambda: False, 1.2)  # a diagnostics period
+    values = {kv.key: kv.value for kv in graph.diagnostics[-1].status[0].values}
+    assert int(values["bad_frames"]) >= 1
+
+
+def test_camera_stops_and_restarts(graph, node_proc, sequence):
+    frames, gt, _ = sequence
+    base = time.time_ns()
+    graph.publish(frames[0], base)
+    assert graph.call(graph.request(box=tuple(gt[0]), stamp_ns=base)).success
+    graph.track(frames[1:3], base + 33_000_000)
+    graph.diagnostics.clear()
+    assert graph.spin_until(lambda: any(_value(d, "input_fps") == "0.0" for d in graph.diagnostics), 8.0)
+    assert len(graph.track(frames[3:6], time.time_ns())) == 3 and node_proc.poll() is None
+
+
+def test_stop_tracking_and_stale_stamp(graph, sequence):
+    from std_srvs.srv import Trigger
+
+    frames, gt, _ = sequence
+    base = time.time_ns()
+    graph.publish(frames[0], base)
+    assert graph.call(graph.request(box=tuple(gt[0]), stamp_ns=base)).success
+    future = graph.stop.call_async(Trigger.Request())
+    assert graph.spin_until(future.done, 10.0) and future.result().success
+    graph.publish(frames[1], base + 1)
+    graph.spin_until(lambda: False, 1.0)
+    assert base + 1 not in graph.detections  # idle: no detections
+    graph.publish(frames[2], base + 2)
+    answer = graph.call(graph.request(box=tuple(gt[0]), stamp_ns=base - 10**9))
+    assert not answer.success and "no frame with stamp" in answer.message
+
+
+def test_missing_checkpoint_is_reported_not_fatal(tmp_path, ros_node, spin_until):
+    proc = start_node(tmp_path / "missing.safetensors")
+    try:
+        g = Graph(ros_node("probe_missing"), spin_until)
+        g.ready()
+        assert spin_until(lambda: g.diagnostics, 5.0)
+        status = g.diagnostics[-1].status[0]
+        assert status.level == status.ERROR and "checkpoint not found" in status.message
+        answer = g.call(g.request(text="a person"))
+        assert not answer.success and "model not loaded" in answer.message
+        assert proc.poll() is None
+    finally:
+        rc, out = stop_node(proc)
+    assert rc == 0, out
+
+
+def test_sigint_shuts_down_cleanly(node_proc, ros_node, spin_until):
+    Graph(ros_node("probe_sigint"), spin_until).ready()
+    rc, out = stop_node(node_proc)
+    assert rc == 0, out
+
+
+def test_bad_parameter_is_refused_at_start(checkpoint):
+    proc = start_node(checkpoint, device="tpu")
+    out, _ = proc.communicate(timeout=60)
+    rc = proc.returncode
+    assert rc == 2 and "parameter device='tpu' is not one of ['auto', 'cpu', 'cuda']" in out
+
+
+def _value(diag, key: str) -> str | None:
+    return {kv.key: kv.value for kv in diag.status[0].values}.get(key)
+
+
+def test_latency_is_measured(graph, sequence):
+    frames, gt, _ = sequence
+    base = time.time_ns()
+    graph.publish(frames[0], base)
+    assert graph.call(graph.request(box=tuple(gt[0]), stamp_ns=base)).success
+    graph.track(frames[1:], time.time_ns())
+    graph.diagnostics.clear()
+    assert graph.spin_until(lambda: graph.diagnostics, 3.0)
+    p50 = float(_value(graph.diagnostics[-1], "latency_p50_ms"))
+    assert math.isfinite(p50) and p50 > 0
+
+
+def test_compressed_input_and_debug_image(checkpoint, sequence, ros_node, spin_until):
+    """use_compressed: JPEG frames in; the debug image is drawn while someone subscribes."""
+    from sensor_msgs.msg import CompressedImage, Image
+
+    frames, gt, _ = sequence
+    proc = start_node(checkpoint, use_compressed="true")
+    try:
+        g = Graph(ros_node("probe_compressed"), spin_until)
+        debug: list = []
+        g.node.create_subscription(Image, "/debug_image", debug.append, 10)
+
+        def send(frame, stamp_ns):
+            msg = CompressedImage(format="jpeg", data=cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes())
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+            g.compressed.publish(msg)
+
+        g.publish = lambda frame, stamp_ns, encoding="rgb8": send(frame, stamp_ns)
+        g.ready()
+        base = time.time_ns()
+        g.publish(frames[0], base)
+        assert g.call(g.request(box=tuple(gt[0]), stamp_ns=base)).success
+        assert len(g.track(frames[1:4], base + 10**6)) == 3
+        assert spin_until(lambda: debug, 5.0)
+        assert (debug[-1].height, debug[-1].width, debug[-1].encoding) == (240, 360, "rgb8")
+    finally:
+        rc, out = stop_node(proc)
+    assert rc == 0, out

@@ -50,14 +50,8 @@ __all__ = ["TrackerNode", "main"]
 
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
-# Live-tunable parameters and the TrackerConfig field each one sets.
-LIVE = {
-    "lost_score": "lost_score",
-    "lost_after": "lost_after",
-    "regrounding": "regrounding",
-    "reground_every": "reground_every",
-    "reground_score": "reground_score",
-}
+# Live-tunable parameters: each is the TrackerConfig field of the same name.
+LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score")
 
 
 def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
@@ -120,7 +114,6 @@ class TrackerNode(Node):
         self.tracker: Tracker | None = None
         self.load_error: str | None = None
         self.state = "IDLE"
-        self._score = float("nan")
         self._requests: list[TargetRequest] = []
         self._requests_lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -149,13 +142,13 @@ class TrackerNode(Node):
             raise ValueError(f"parameter target_box={box} must be [x, y, w, h] in pixels with w, h > 0, or [0.0]")
 
     def _tracker_config(self, overrides: dict[str, object] | None = None) -> TrackerConfig:
-        values = {field_name: self._p(param) for param, field_name in LIVE.items()}
+        values = {name: self._p(name) for name in LIVE}
         values.update(overrides or {})
         return TrackerConfig(**values)
 
     def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
         """Validate live changes as a whole (ranges are checked by the descriptors), then apply."""
-        live = {LIVE[p.name]: p.value for p in params if p.name in LIVE}
+        live = {p.name: p.value for p in params if p.name in LIVE}
         if live:
             try:
                 config = self._tracker_config(live)
@@ -304,7 +297,7 @@ class TrackerNode(Node):
             if self._stop_requested.is_set():
                 self._stop_requested.clear()
                 self.tracker.reset()
-                self.state, self._score = "IDLE", float("nan")
+                self.state = "IDLE"
             max_rate = self._p("max_rate_hz")
             if not self._pending() and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
                 self.slot.dropped += 1
@@ -348,7 +341,6 @@ class TrackerNode(Node):
 
     def _publish(self, result: TrackResult, header: Header, frame) -> None:
         self.state = "TRACKING" if result.state is TrackState.TRACKING else "LOST"
-        self._score = result.score
         text = self.tracker.target_text
         self.detection_pub.publish(messages.detection(result, header, text))
         code = messages.STATE_CODES[result.state]

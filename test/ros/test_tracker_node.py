@@ -333,3 +333,23 @@ def test_compressed_input_and_debug_image(checkpoint, sequence, ros_node, spin_u
     finally:
         rc, out = stop_node(proc)
     assert rc == 0, out
+
+
+def test_live_parameters_are_validated(graph):
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = graph.node.create_client(SetParameters, "/litetrack_tracker/set_parameters")
+    assert graph.spin_until(client.service_is_ready, 10.0)
+
+    def set_param(name: str, value: ParameterValue):
+        future = client.call_async(SetParameters.Request(parameters=[Parameter(name=name, value=value)]))
+        assert graph.spin_until(future.done, 10.0)
+        return future.result().results[0]
+
+    ok = set_param("lost_score", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.5))
+    assert ok.successful
+    out_of_range = set_param("lost_score", ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=2.0))
+    assert not out_of_range.successful
+    read_only = set_param("device", ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="cuda"))
+    assert not read_only.successful and "read-only" in read_only.reason

@@ -163,8 +163,7 @@ class TrackerNode(Node):
     def _autostart(self) -> None:
         self._autostart_timer.cancel()
         self.destroy_timer(self._autostart_timer)
-        self.trigger_configure()
-        if self._state_machine.current_state[1] == "inactive":
+        if self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:

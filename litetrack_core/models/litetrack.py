@@ -53,7 +53,8 @@ class BackboneOutput:
 
     search (B, Nx, C), template (B, Nz, C), text (B, L, C), vis_token / txt_token (B, 1, C),
     logits (B, depth - contrastive_start, Gx, Gx): scaled cosine of search tokens to the
-    reference token after each block from ``contrastive_start``.
+    reference token after each block from ``contrastive_start`` (training and conformance
+    only; None when not asked for).
     """
 
     search: torch.Tensor
@@ -61,7 +62,7 @@ class BackboneOutput:
     text: torch.Tensor
     vis_token: torch.Tensor
     txt_token: torch.Tensor
-    logits: torch.Tensor
+    logits: torch.Tensor | None
 
 
 def attention_visibility(
@@ -143,7 +144,12 @@ class LiteTrack(nn.Module):
         return self.patch_embed(search) + self.pos_embed_x
 
     def forward_backbone(
-        self, template_tokens: torch.Tensor, search: torch.Tensor, text: TextFeatures, flag: torch.Tensor
+        self,
+        template_tokens: torch.Tensor,
+        search: torch.Tensor,
+        text: TextFeatures,
+        flag: torch.Tensor,
+        with_logits: bool = True,
     ) -> BackboneOutput:
         """All ViT blocks on [cls, template tokens (``encode_template``), search] with the text
         features; see ``BackboneOutput``. Blocks let template and search attend to each other
@@ -163,7 +169,7 @@ class LiteTrack(nn.Module):
                 joint = torch.cat([v + self.modal_embed[0], t + self.modal_embed[1]], dim=1)
                 v, t = block(joint, visible_j).split([v.shape[1], t.shape[1]], dim=1)
                 txt_cls = t[:, 0]
-            if i >= cfg.contrastive_start:
+            if with_logits and i >= cfg.contrastive_start:
                 logits.append(self._contrast_logits(v[:, 0], txt_cls, v[:, 1 + nz :], flag))
         grid = cfg.search_grid
         return BackboneOutput(
@@ -172,7 +178,7 @@ class LiteTrack(nn.Module):
             text=t,
             vis_token=v[:, :1],
             txt_token=t[:, :1],
-            logits=torch.stack(logits, dim=1).reshape(v.shape[0], -1, grid, grid),
+            logits=torch.stack(logits, dim=1).reshape(v.shape[0], -1, grid, grid) if logits else None,
         )
 
     def _contrast_logits(
@@ -231,11 +237,13 @@ class LiteTrack(nn.Module):
         text: TextFeatures,
         prompts: torch.Tensor,
         flag: torch.Tensor,
+        with_logits: bool = False,
     ) -> tuple[BackboneOutput, HeadOutput]:
         """Per-frame tracking step: the target's cached template tokens, text features and prompts
-        with this frame's search crop (3-column cont_score, as the reference's forward_test)."""
+        with this frame's search crop (3-column cont_score, as the reference's forward_test).
+        The per-layer contrastive logits, a training signal, are skipped unless asked for."""
         flag = self._check_flag(flag, search.shape[0])
-        feats = self.forward_backbone(template_tokens, search, text, flag)
+        feats = self.forward_backbone(template_tokens, search, text, flag, with_logits)
         return feats, self.head(feats.search, prompts, flag, null_column=True)
 
     # ------------------------------------------------------------------ checks

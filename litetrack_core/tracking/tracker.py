@@ -200,7 +200,8 @@ class Tracker:
         # Prompts come from the template and its context at initialisation (the context crop
         # plays the search region's part).
         template_tokens = self.model.encode_template(to_model_input(template.image).to(self.device))
-        feats = self.model.forward_backbone(template_tokens, to_model_input(context.image).to(self.device), text_feats, flag)
+        context_in = to_model_input(context.image).to(self.device)
+        feats = self.model.forward_backbone(template_tokens, context_in, text_feats, flag, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         self._target = _Target(
             text, text_feats, tokens, flag, template_tokens, template_mask, prompts, np.array(box, dtype=np.float64)

@@ -80,6 +80,7 @@ def test_forward_search_matches_reference(fixture, flag):
             model.encode_text(_text(inputs, flag)),
             torch.from_numpy(outputs[f"{prefix}/prompt"]),
             torch.tensor([flag]),
+            with_logits=True,
         )
     for key in ("search", "text", "logits"):
         _assert_close(getattr(feats, key), outputs[f"{prefix}/{key}"], f"{prefix}/{key}")

@@ -142,9 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             now = me.get_clock().now()
             header = Header(stamp=now.to_msg(), frame_id="camera")
             if i == 0:
-                answers.append(("words", client.call_async(SetTarget.Request(text=sentence, stamp=header.stamp))))
+                answers.append(("words", client.call_async(SetTarget.Request(text=sentence))))
             if i == len(frames) // 2:
-                req = SetTarget.Request(stamp=header.stamp)
+                # Stamp 0 = the next frame the node receives: on a loaded 2-core machine DDS may
+                # drop this very frame, and a stamped request for it would then be refused.
+                req = SetTarget.Request()
                 x, y, w, h = gt[i]
                 req.box.center.position.x, req.box.center.position.y = x + w / 2, y + h / 2
                 req.box.size_x, req.box.size_y = w, h

@@ -178,39 +178,21 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
 def _cmd_smoke(args: argparse.Namespace) -> int:
     import cv2
 
-    from litetrack_core.models import create_model
-    from litetrack_core.models.text import Tokenizer
-    from litetrack_core.tracking.crop import letterbox, to_model_input
+    from litetrack_core.tracking.tracker import load_tracker
 
     image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
     if image is None:
         print(f"error: cannot read an image from {args.image}", file=sys.stderr)
         return 2
     frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    model = create_model(args.config, pretrained=True)
-    cfg = model.cfg
-    print(f"model {cfg.name}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, "
+    tracker = load_tracker(None, args.config, "cpu")
+    cfg = tracker.model.cfg
+    print(f"model {cfg.name}: {sum(p.numel() for p in tracker.model.parameters()) / 1e6:.1f}M parameters, "
           f"text from {cfg.text_init}, visual from {cfg.visual_init} (head untrained)")
-    text = Tokenizer(cfg.max_text_tokens)(args.text)
-    box = letterbox(frame, cfg.search_size)
-    zeros = torch.zeros(1, 3, cfg.template_size, cfg.template_size)
-    with torch.no_grad():
-        _, head, _ = model(
-            zeros,
-            to_model_input(box.image),
-            text,
-            torch.zeros(1, cfg.template_grid**2, dtype=torch.bool),
-            torch.zeros(1, cfg.search_grid**2, dtype=torch.bool),
-            torch.tensor([1]),
-        )
-    cx, cy, w, h = (head.pred_boxes[0, 0] * cfg.search_size).tolist()
-    left, top = box.rect_xywh_px[:2]
-    x = (cx - w / 2 - left) / box.scale
-    y = (cy - h / 2 - top) / box.scale
-    print(f"frame {args.image} ({frame.shape[1]}x{frame.shape[0]}), text {args.text!r}: "
-          f"{int(text.mask.sum())} tokens")
-    print(f"grounding box x,y,w,h = {x:.1f},{y:.1f},{w / box.scale:.1f},{h / box.scale:.1f} px, "
-          f"peak score {float(head.score_map.max()):.3f}")
+    result = tracker.set_target(frame, text=args.text)  # words only: grounding on the whole frame
+    x, y, w, h = result.box_xywh_px
+    print(f"frame {args.image} ({frame.shape[1]}x{frame.shape[0]}), text {args.text!r}")
+    print(f"grounding box x,y,w,h = {x:.1f},{y:.1f},{w:.1f},{h:.1f} px, score {result.score:.3f}")
     return 0
 
 

@@ -119,7 +119,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from litetrack_core.models import create_model
     from litetrack_core.profiling import measure_latency, model_call, peak_rss_mib
 
-    device = _device(args.device)
+    from litetrack_core.tracking.tracker import resolve_device
+
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
@@ -194,14 +200,6 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     print(f"frame {args.image} ({frame.shape[1]}x{frame.shape[0]}), text {args.text!r}")
     print(f"grounding box x,y,w,h = {x:.1f},{y:.1f},{w:.1f},{h:.1f} px, score {result.score:.3f}")
     return 0
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda requested but CUDA is not available")
-    return name
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.crop import box_in_crop, cell_mask, crop_around, letterbox, to_model_input
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
-__all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker"]
+__all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -337,6 +337,15 @@ class Tracker:
         return (x1, y1, x2 - x1, y2 - y1)
 
 
+def resolve_device(name: str) -> str:
+    """"auto" -> "cuda" when available, else "cpu"; "cuda" without CUDA -> ValueError."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    return name
+
+
 def load_tracker(
     checkpoint: str | None = None,
     config: str | None = None,
@@ -351,10 +360,7 @@ def load_tracker(
     from litetrack_core.models.factory import create_model
     from litetrack_core.weights.checkpoint import load_model
 
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
+    device = resolve_device(device)
     if checkpoint:
         model, report = load_model(checkpoint, config)
         log.info("%s", report)

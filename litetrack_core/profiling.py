@@ -23,7 +23,7 @@ __all__ = ["LatencyStats", "count_flops", "measure_latency", "model_call", "peak
 Call = Literal["track", "ground"]
 
 
-def model_call(model: LiteTrack, call: Call, device: str = "cpu") -> Callable[[], object]:
+def model_call(model: LiteTrack, call: Call, device: str = "cpu", keep_ratio: float = 1.0) -> Callable[[], object]:
     """A closure running one ``call`` on fixed inputs of the model's geometry (no grad).
 
     The text features and prompts are computed once beforehand, as a tracker does.
@@ -44,8 +44,8 @@ def model_call(model: LiteTrack, call: Call, device: str = "cpu") -> Callable[[]
             return lambda: model(torch.zeros_like(z), x, text, torch.zeros_like(zmask), torch.zeros_like(xmask), flag)
         flag = torch.tensor([2], device=device)
         _, _, prompts = model(z, x, text, zmask, xmask, flag)
-    tokens = model.encode_template(z)
-    return lambda: model.forward_search(tokens, x, feats, prompts, flag)
+        target = model.encode_target(z, feats, flag)
+    return lambda: model.forward_search(target, x, prompts, keep_ratio)
 
 
 def count_flops(model: LiteTrack, call: Call) -> int:

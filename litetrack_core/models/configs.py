@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 __all__ = ["CONFIGS", "DEFAULT_CONFIG", "ModelConfig", "get_config"]
 
+PruneScore = Literal["similarity", "attention"]
 TextInit = Literal["none", "minilm"]
 VisualInit = Literal["none", "dinov2-vits14"]
 
@@ -42,6 +43,12 @@ class ModelConfig:
         text_vocab_size, text_max_positions: BERT embedding tables.
         max_text_tokens: tokens per sentence including [CLS] and [SEP].
         head_channels: width of the first conv of each head tower (then halved three times).
+        asymmetric: target tokens (cls, template, text) attend to target tokens only, so the
+            target is encoded once and per frame only the search tokens run (AsymTrack's idea).
+            False is UVLTrack's exact computation, the one published checkpoints were trained with.
+        prune_blocks: search tokens are pruned after these blocks when a keep ratio < 1 is asked.
+        prune_score: how search tokens are ranked there (see ``litetrack_core.models.pruning``).
+        prune_gate: learnable keep thresholds (a soft gate in training; top-k at inference).
         text_init, visual_init: pretrained initialisation that ships inside a package
             (see ``litetrack_core.weights.pretrained``); "none" for random / checkpoint-only.
     """
@@ -68,10 +75,25 @@ class ModelConfig:
     text_max_positions: int = 512
     max_text_tokens: int = 40
     head_channels: int = 256
+    asymmetric: bool = False
+    prune_blocks: tuple[int, ...] = ()
+    prune_score: PruneScore = "similarity"
+    prune_gate: bool = False
     text_init: TextInit = "none"
     visual_init: VisualInit = "none"
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "prune_blocks", tuple(int(b) for b in self.prune_blocks))  # JSON gives lists
+        if list(self.prune_blocks) != sorted(set(self.prune_blocks)) or any(
+            not 0 <= b < self.depth - 1 for b in self.prune_blocks
+        ):
+            raise ValueError(
+                f"prune_blocks={self.prune_blocks} must be increasing block indices in [0, depth - 1 = {self.depth - 1})"
+            )
+        if self.prune_score not in ("similarity", "attention"):
+            raise ValueError(f"prune_score={self.prune_score!r} must be 'similarity' or 'attention'")
+        if self.prune_gate and not self.prune_blocks:
+            raise ValueError("prune_gate needs prune_blocks")
         for field in ("template_size", "search_size"):
             size = getattr(self, field)
             if size <= 0 or size % self.patch_size:

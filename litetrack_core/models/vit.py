@@ -2,21 +2,41 @@
 
 Token tensors are (B, N, C). A ``visible`` mask is (B, N) bool, True where a token may be attended
 to (a key that takes part); masked tokens are still computed as queries, as in UVLTrack.
+Target caching passes the keys and values of tokens computed once per target as a ``prefix``:
+the block's own tokens attend to [prefix, own] while the prefix itself is not recomputed.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from timm.layers import DropPath, LayerScale, Mlp
 from torch import nn
 
-__all__ = ["LOGIT_SCALE_INIT", "Attention", "Block", "ChannelSelfAttention", "init_linear_xavier", "sincos_pos_embed_2d"]
+__all__ = [
+    "LOGIT_SCALE_INIT",
+    "Attention",
+    "Block",
+    "ChannelSelfAttention",
+    "KeyValues",
+    "init_linear_xavier",
+    "sincos_pos_embed_2d",
+]
 
 # CLIP's initial temperature 0.07, stored as log(1/T) as in UVLTrack.
 LOGIT_SCALE_INIT = math.log(1 / 0.07)
+
+
+@dataclass
+class KeyValues:
+    """Keys and values (B, heads, N, head_dim) of N tokens in one block, and their visibility (B, N)."""
+
+    k: torch.Tensor
+    v: torch.Tensor
+    visible: torch.Tensor
 
 
 class ChannelSelfAttention(nn.Module):
@@ -64,15 +84,37 @@ class Attention(nn.Module):
         self.csa = ChannelSelfAttention(dim, csa_hidden) if csa_hidden else None
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        visible: torch.Tensor | None = None,
+        prefix: KeyValues | None = None,
+        key_bias: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, KeyValues]:
+        """Attend from ``x`` to [``prefix``, ``x``]; returns (output (B, N, C), x's own keys/values).
+
+        ``key_bias`` (B, N) is added to the attention logits of x's keys (soft pruning gates, as
+        log-probabilities, in training). CSA pools over x's visible tokens only.
+        """
         b, n, c = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        attn_mask = None if visible is None else visible[:, None, None, :]
-        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        x = x.transpose(1, 2).reshape(b, n, c)
+        own = KeyValues(k, v, visible if visible is not None else torch.ones(b, n, dtype=torch.bool, device=x.device))
+        keys, values, key_visible = k, v, visible
+        if prefix is not None:
+            keys, values = torch.cat([prefix.k, k], dim=2), torch.cat([prefix.v, v], dim=2)
+            key_visible = torch.cat([prefix.visible, own.visible], dim=1)
+        attn_mask = None if key_visible is None else key_visible[:, None, None, :]
+        if key_bias is not None:
+            bias = torch.zeros(key_visible.shape if key_visible is not None else (b, n), dtype=q.dtype, device=x.device)
+            bias[:, bias.shape[1] - n :] += key_bias.to(q.dtype)
+            if key_visible is not None:
+                bias = bias.masked_fill(~key_visible, float("-inf"))
+            attn_mask = bias[:, None, None, :]
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
+        out = out.transpose(1, 2).reshape(b, n, c)
         if self.csa is not None:
-            x = self.csa(x, visible)
-        return self.proj(x)
+            out = self.csa(out, visible)
+        return self.proj(out), own
 
 
 class Block(nn.Module):
@@ -106,9 +148,27 @@ class Block(nn.Module):
         self.ls2 = LayerScale(dim, init_values=1e-5) if layer_scale else nn.Identity()
         self.drop_path2 = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
-    def forward(self, x: torch.Tensor, visible: torch.Tensor | None = None) -> torch.Tensor:
-        x = x + self.drop_path1(self.ls1(self.attn(self.norm1(x), visible)))
-        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x))))
+    def forward(
+        self,
+        x: torch.Tensor,
+        visible: torch.Tensor | None = None,
+        prefix: KeyValues | None = None,
+        key_bias: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """x (B, N, C) -> (B, N, C); see ``Attention.forward`` for ``prefix`` and ``key_bias``."""
+        return self.forward_kv(x, visible, prefix, key_bias)[0]
+
+    def forward_kv(
+        self,
+        x: torch.Tensor,
+        visible: torch.Tensor | None = None,
+        prefix: KeyValues | None = None,
+        key_bias: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, KeyValues]:
+        """As ``forward``, also returning x's keys and values in this block (for target caching)."""
+        out, kv = self.attn(self.norm1(x), visible, prefix, key_bias)
+        x = x + self.drop_path1(self.ls1(out))
+        return x + self.drop_path2(self.ls2(self.mlp(self.norm2(x)))), kv
 
 
 def sincos_pos_embed_2d(dim: int, grid: int) -> torch.Tensor:

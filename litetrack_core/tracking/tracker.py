@@ -23,8 +23,9 @@ import numpy as np
 import torch
 
 from litetrack_core.models.configs import DEFAULT_CONFIG
-from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, LiteTrack, TextFeatures
+from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, LiteTrack, TargetState, TextFeatures
 from litetrack_core.models.text import TokenizedText, Tokenizer
+from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
 from litetrack_core.tracking.crop import box_in_crop, cell_mask, crop_around, letterbox, to_model_input
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
@@ -50,6 +51,10 @@ class TrackerConfig:
         update_interval: frames between prompt updates from the best recent frame (0: never).
         update_score: the best recent score must exceed this for an update.
         clip_margin_px: the box keeps at least this much inside the frame (reference: 10).
+        keep_ratio: search tokens kept at each of the model's pruning blocks (1.0: no pruning).
+        latency_budget_ms: when > 0, the keep ratio is chosen at run time so that the p90 of the
+            per-frame step (pre-processing + model + post-processing) stays within this budget
+            (``tracking/budget.py``); ``keep_ratio`` is then the starting point.
     """
 
     lost_score: float = 0.2
@@ -60,6 +65,8 @@ class TrackerConfig:
     update_interval: int = 20
     update_score: float = 0.5
     clip_margin_px: float = 10.0
+    keep_ratio: float = 1.0
+    latency_budget_ms: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("lost_score", "reground_score", "update_score"):
@@ -73,6 +80,10 @@ class TrackerConfig:
             raise ValueError(f"reground_every={self.reground_every} must be >= 1")
         if self.clip_margin_px < 0:
             raise ValueError(f"clip_margin_px={self.clip_margin_px} must be >= 0")
+        if not 0.0 < self.keep_ratio <= 1.0:
+            raise ValueError(f"keep_ratio={self.keep_ratio} must be in (0, 1]")
+        if self.latency_budget_ms < 0:
+            raise ValueError(f"latency_budget_ms={self.latency_budget_ms} must be >= 0 (0: off)")
 
 
 def check_frame(frame: object) -> np.ndarray:
@@ -111,17 +122,15 @@ class _Target:
     """Everything computed once per target, plus the loop's running state."""
 
     text: str | None
-    text_feats: TextFeatures
     tokens: TokenizedText
-    flag: torch.Tensor
-    template_tokens: torch.Tensor  # (1, Nz, C) patch + position embeddings of the template crop
+    state: TargetState  # the model's cached target (text features, template; all blocks if asymmetric)
     template_mask: torch.Tensor
     prompts: torch.Tensor
     box: np.ndarray  # (x, y, w, h) float64, pixels, the state the next search is centred on
     frame_index: int = 0
     weak_frames: int = 0
     lost_frames: int = 0
-    state: TrackState = TrackState.TRACKING
+    track_state: TrackState = TrackState.TRACKING
     best_score: float = 0.0
     best_feats: BackboneOutput | None = None
     best_box_net: np.ndarray | None = None
@@ -154,6 +163,13 @@ class Tracker:
         grid = model.cfg.search_grid
         self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
         self._target: _Target | None = None
+        self.keep_ratio = self.config.keep_ratio
+        self._budget: KeepRatioController | None = None
+        if self.config.latency_budget_ms > 0:
+            if not model.cfg.prune_blocks:
+                raise ValueError(f"latency_budget_ms needs a model with pruning blocks; {model.cfg.name} has none")
+            ratios = sorted({*KEEP_RATIOS, self.keep_ratio}, reverse=True)
+            self._budget = KeepRatioController(self.config.latency_budget_ms, ratios, start=self.keep_ratio)
 
     @property
     def has_target(self) -> bool:
@@ -198,14 +214,12 @@ class Tracker:
         template_mask = self._mask(box_in_crop(box, template.side_px), cfg.template_grid)
         context_mask = self._mask(box_in_crop(box, context.side_px), cfg.search_grid)
         # Prompts come from the template and its context at initialisation (the context crop
-        # plays the search region's part).
-        template_tokens = self.model.encode_template(to_model_input(template.image).to(self.device))
+        # plays the search region's part), without pruning: once per target, at full quality.
+        state = self.model.encode_target(to_model_input(template.image).to(self.device), text_feats, flag)
         context_in = to_model_input(context.image).to(self.device)
-        feats = self.model.forward_backbone(template_tokens, context_in, text_feats, flag, with_logits=False)
+        feats = self.model.forward_backbone(state, context_in, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
-        self._target = _Target(
-            text, text_feats, tokens, flag, template_tokens, template_mask, prompts, np.array(box, dtype=np.float64)
-        )
+        self._target = _Target(text, tokens, state, template_mask, prompts, np.array(box, dtype=np.float64))
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing)
 
@@ -225,9 +239,8 @@ class Tracker:
         crop = crop_around(frame, tuple(target.box), cfg.search_factor, cfg.search_size)
         search = to_model_input(crop.image).to(self.device)
         t1 = time.perf_counter()
-        feats, head = self.model.forward_search(
-            target.template_tokens, search, target.text_feats, target.prompts, target.flag
-        )
+        keep_ratio = self.keep_ratio
+        feats, head = self.model.forward_search(target.state, search, target.prompts, keep_ratio)
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
         bbox_map = head.bbox_map[0].float().cpu().numpy()
@@ -242,8 +255,10 @@ class Tracker:
         regrounded = self._update_state(target, frame, score)
         t3 = time.perf_counter()
         timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
+        if self._budget is not None:
+            self.keep_ratio = self._budget.update(timing.total_ms)
         box = self._clip_to_frame(tuple(target.box), frame.shape)
-        return TrackResult(target.frame_index, box, score, target.state, timing, regrounded, best)
+        return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio)
 
     # ------------------------------------------------------------------ steps
 
@@ -289,7 +304,7 @@ class Tracker:
             cx, cy, w, h = target.best_box_net
             mask = self._mask(np.array([cx - w / 2, cy - h / 2, w, h], dtype=np.float32), self.model.cfg.search_grid)
             f = target.best_feats
-            target.prompts = self.model.make_prompts(f, target.template_mask, f.search, mask, target.flag)
+            target.prompts = self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag)
             target.best_score = 0.0
 
     def _update_state(self, target: _Target, frame: np.ndarray, score: float) -> bool:
@@ -297,23 +312,23 @@ class Tracker:
         cfg = self.config
         if score >= cfg.lost_score:
             target.weak_frames, target.lost_frames = 0, 0
-            target.state = TrackState.TRACKING
+            target.track_state = TrackState.TRACKING
             return False
         target.weak_frames += 1
         if not cfg.lost_after or target.weak_frames < cfg.lost_after:
             return False
-        if target.state is TrackState.TRACKING:
+        if target.track_state is TrackState.TRACKING:
             log.info("target lost at frame %d (score %.3f for %d frames)", target.frame_index, score, target.weak_frames)
-        target.state = TrackState.LOST
+        target.track_state = TrackState.LOST
         target.lost_frames += 1
         if not (cfg.regrounding and target.text is not None) or target.lost_frames % cfg.reground_every:
             return False
-        box, g_score = self._ground(frame, target.tokens, target.text_feats)
+        box, g_score = self._ground(frame, target.tokens, target.state.text)
         if g_score < cfg.reground_score:
             return False
         log.info("target found again by words at frame %d (grounding score %.3f)", target.frame_index, g_score)
         target.box = np.array(box, dtype=np.float64)
-        target.state, target.weak_frames, target.lost_frames = TrackState.TRACKING, 0, 0
+        target.track_state, target.weak_frames, target.lost_frames = TrackState.TRACKING, 0, 0
         return True
 
     # ------------------------------------------------------------------ helpers

@@ -46,6 +46,7 @@ class TrackResult:
     timing: stage timings of this call.
     regrounded: True when words found the target again on this frame (after LOST).
     cell_index: the chosen cell of the search grid (row-major), -1 where none was chosen.
+    keep_ratio: the share of search tokens kept at each pruning block for this frame (1.0: none pruned).
     """
 
     frame_index: int
@@ -55,6 +56,7 @@ class TrackResult:
     timing: Timing = Timing()
     regrounded: bool = False
     cell_index: int = -1
+    keep_ratio: float = 1.0
 
 
 class FrameTracker(Protocol):

@@ -74,13 +74,9 @@ def test_forward_search_matches_reference(fixture, flag):
     model, _, inputs, outputs = fixture
     prefix = f"flag{flag}/forward_test"
     with torch.no_grad():
+        target = model.encode_target(torch.from_numpy(inputs["template"]), _text(inputs, flag), torch.tensor([flag]))
         feats, head = model.forward_search(
-            model.encode_template(torch.from_numpy(inputs["template"])),
-            torch.from_numpy(inputs["search"]),
-            model.encode_text(_text(inputs, flag)),
-            torch.from_numpy(outputs[f"{prefix}/prompt"]),
-            torch.tensor([flag]),
-            with_logits=True,
+            target, torch.from_numpy(inputs["search"]), torch.from_numpy(outputs[f"{prefix}/prompt"]), with_logits=True
         )
     for key in ("search", "text", "logits"):
         _assert_close(getattr(feats, key), outputs[f"{prefix}/{key}"], f"{prefix}/{key}")

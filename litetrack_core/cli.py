@@ -3,7 +3,7 @@
     litetrack track VIDEO (--text T | --box x,y,w,h)   track, write an annotated video and boxes
     litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
     litetrack models                       parameters and FLOPs of every named config
-    litetrack bench --config NAME          CPU/GPU latency per model call (median / p90, peak memory)
+    litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
     litetrack smoke [--image FILE]         build the default model and ground a sentence on a real frame
 """
@@ -22,6 +22,9 @@ from litetrack_core.eval.command import add_eval_parser
 from litetrack_core.models.configs import DEFAULT_CONFIG
 
 __all__ = ["main"]
+
+# ../shared beside the checkout: the project's real sequences (defaults for bench and smoke).
+_SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 # Paper figures (LiteTrack, seed 000) for comparison in `litetrack models`.
 PAPER = {"params_m": 108.4, "track_gflops": 47.2, "ground_gflops": 39.8}
@@ -116,57 +119,43 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from litetrack_core.models import create_model
-    from litetrack_core.profiling import measure_latency, model_call, peak_rss_mib
+    import itertools
 
+    from litetrack_core.bench import BenchCase, parse_variant, run_bench, write_report
+    from litetrack_core.eval.datasets import load_dataset
+    from litetrack_core.models import create_model
     from litetrack_core.tracking.tracker import resolve_device
+    from litetrack_core.weights.checkpoint import CheckpointError, load_model
 
     try:
         device = resolve_device(args.device)
-    except ValueError as err:
+        if args.graphs != "off" and device != "cuda":
+            raise ValueError("CUDA graphs need --device cuda")
+        variants = [parse_variant(a, p) for a, p in itertools.product(args.attention, args.prune or [None])]
+        sequence = load_dataset(args.sequence.parent, [args.sequence.name])[0]
+        if args.checkpoint:
+            model = load_model(args.checkpoint, args.config[0] if args.config else None)[0]
+            models = {model.cfg.name: model}
+        else:
+            models = {name: create_model(name, pretrained=args.pretrained) for name in args.config or [DEFAULT_CONFIG]}
+        for keep in args.keep:
+            if not 0 < keep <= 1:
+                raise ValueError(f"keep ratio {keep} must be in (0, 1]")
+    except (ValueError, FileNotFoundError, OSError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    dtype = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}[args.precision]
-    results = []
-    for name in args.config:
-        model = create_model(name).to(device)
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        for call in ("track", "ground"):
-            run = model_call(model, call, device)
-            if dtype is not None:
-                run = _autocast(run, device, dtype)
-            stats = measure_latency(run, runs=args.runs, sync=device == "cuda")
-            # CUDA: peak allocated for this config; CPU: the process's peak RSS so far.
-            peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else peak_rss_mib()
-            results.append(
-                {"config": name, "call": call, "device": device, "precision": args.precision, "peak_mib": peak, **stats.__dict__}
-            )
-            print(
-                f"{name:16} {call:7} {args.precision} median {stats.median_ms:8.2f} ms  p90 {stats.p90_ms:8.2f} ms  "
-                f"peak {peak:7.0f} MiB  ({stats.runs} runs, {_device_name(device)})"
-            )
-        del model, run  # the closure holds the model too
-        if device == "cuda":
-            torch.cuda.empty_cache()
-    if args.json:
-        info = {"device": _device_name(device), "threads": torch.get_num_threads(), "torch": torch.__version__}
-        Path(args.json).write_text(json.dumps({"results": results, **info}, indent=2))
+    graphs = {"off": [False], "on": [True], "both": [False, True]}[args.graphs]
+    cases = [
+        BenchCase(name, variant, precision, keep, g)
+        for name, variant, precision, g, keep in itertools.product(models, variants, args.precision, graphs, args.keep)
+    ]
+    for model in models.values():
+        model.to(device)
+    report = run_bench(models, cases, sequence, device, args.frames, args.warmup)
+    print(write_report(report, args.json))
     return 0
-
-
-def _autocast(run, device: str, dtype: torch.dtype):
-    def wrapped():
-        with torch.autocast(device, dtype=dtype):
-            return run()
-
-    return wrapped
-
-
-def _device_name(device: str) -> str:
-    return torch.cuda.get_device_name() if device == "cuda" else f"cpu x{torch.get_num_threads()} threads"
 
 
 def _cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -222,13 +211,24 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
     m.set_defaults(func=_cmd_models)
 
-    b = sub.add_parser("bench", help="latency per model call")
-    b.add_argument("--config", nargs="+", default=[DEFAULT_CONFIG])
+    b = sub.add_parser("bench", help="per-stage latency, FPS, memory and FLOPs of the tracker, case by case")
+    b.add_argument("--config", nargs="+", help=f"model configs (default: {DEFAULT_CONFIG}, or the checkpoint's)")
+    b.add_argument("--checkpoint", help="time this checkpoint's model instead of randomly initialised configs")
+    b.add_argument("--pretrained", action="store_true", help="start configs from their packaged backbones (agreement means more)")
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    b.add_argument("--runs", type=int, default=20)
-    b.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"], help="autocast precision")
+    b.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"], help="autocast precisions")
+    b.add_argument("--keep", nargs="+", type=float, default=[1.0], help="keep ratios per pruning block (1.0: no pruning)")
+    b.add_argument("--attention", nargs="+", default=["exact"], choices=["exact", "asymmetric"],
+                   help="exact (UVLTrack) or asymmetric (target cached, search only per frame)")
+    b.add_argument("--prune", nargs="+", metavar="SCORE@BLOCKS",
+                   help="pruning schedules to compare, e.g. similarity@3 attention@3,6,9 (default: the config's)")
+    b.add_argument("--graphs", default="off", choices=["off", "on", "both"], help="CUDA graphs for the per-frame step")
+    b.add_argument("--frames", type=int, default=50, help="timed frames per case")
+    b.add_argument("--warmup", type=int, default=5, help="untimed frames per case first")
+    b.add_argument("--sequence", type=Path, default=_SHARED / "data/sequences/crossing_otb",
+                   help="folder of one sequence (frames, groundtruth.txt, language.txt)")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    b.add_argument("--json", help="also write the results to this JSON file")
+    b.add_argument("--json", type=Path, help="also write the report to this JSON file")
     b.set_defaults(func=_cmd_bench)
 
     c = sub.add_parser("checkpoint", help="recognise a checkpoint and report its mapping")
@@ -237,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_checkpoint)
 
     s = sub.add_parser("smoke", help="ground a sentence on a real frame with the default model")
-    s.add_argument("--image", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/sequences/crossing_otb/img/000001.jpg")
+    s.add_argument("--image", type=Path, default=_SHARED / "data/sequences/crossing_otb/img/000001.jpg")
     s.add_argument("--text", default="the person in dark clothes walking across the crosswalk")
     s.add_argument("--config", default=DEFAULT_CONFIG)
     s.set_defaults(func=_cmd_smoke)

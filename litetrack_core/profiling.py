@@ -48,9 +48,9 @@ def model_call(model: LiteTrack, call: Call, device: str = "cpu", keep_ratio: fl
     return lambda: model.forward_search(target, x, prompts, keep_ratio)
 
 
-def count_flops(model: LiteTrack, call: Call) -> int:
+def count_flops(model: LiteTrack, call: Call, device: str = "cpu", keep_ratio: float = 1.0) -> int:
     """FLOPs of one ``call`` (see ``model_call``)."""
-    run = model_call(model, call)
+    run = model_call(model, call, device, keep_ratio)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         run()
     return counter.get_total_flops()

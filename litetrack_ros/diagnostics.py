@@ -79,17 +79,19 @@ def _memory(device: str) -> list[tuple[str, str]]:
 def diagnostics(
     stamp: object,
     name: str, stats: NodeStats, dropped: int, device: str, precision: str, state: str,
-    latency_budget_ms: float, error: str | None,
+    latency_warn_ms: float, error: str | None, keep_ratio: float = 1.0, latency_budget_ms: float = 0.0,
 ) -> DiagnosticArray:
-    """One DiagnosticStatus: OK, WARN (latency p95 over budget, or target lost) or ERROR (model not loaded)."""
+    """One DiagnosticStatus: OK, WARN (latency p95 over ``latency_warn_ms``, or target lost) or ERROR
+    (model not loaded). ``keep_ratio``: the one the last frame was tracked with; ``latency_budget_ms``:
+    the tracker's per-frame step budget that chooses it (0: off)."""
     snap = stats.snapshot()
     level, message = DiagnosticStatus.OK, f"{state.lower()}"
     if error:
         level, message = DiagnosticStatus.ERROR, error
     elif state == "LOST":
         level, message = DiagnosticStatus.WARN, "target lost"
-    elif latency_budget_ms > 0 and snap["latency_p95_ms"] > latency_budget_ms:
-        level, message = DiagnosticStatus.WARN, f"latency p95 {snap['latency_p95_ms']:.0f} ms over budget {latency_budget_ms:.0f} ms"
+    elif latency_warn_ms > 0 and snap["latency_p95_ms"] > latency_warn_ms:
+        level, message = DiagnosticStatus.WARN, f"latency p95 {snap['latency_p95_ms']:.0f} ms over latency_warn_ms {latency_warn_ms:.0f} ms"
     values = [
         ("processing_fps", f"{snap['processing_fps']:.1f}"),
         ("input_fps", f"{snap['input_fps']:.1f}"),
@@ -100,7 +102,8 @@ def diagnostics(
         ("bad_frames", str(stats.bad_frames)),
         ("device", device),
         ("precision", precision),
-        ("keep_ratio", "1.0"),
+        ("keep_ratio", f"{keep_ratio:g}"),
+        ("latency_budget_ms", f"{latency_budget_ms:g}"),
         ("state", state),
         *_memory(device),
     ]

@@ -17,6 +17,8 @@ LAUNCH_ARGUMENTS = {
     "use_compressed": ("false", "subscribe to sensor_msgs/CompressedImage"),
     "checkpoint": ("", "model checkpoint; empty: the packaged default"),
     "device": ("auto", "auto, cuda or cpu"),
+    "keep_ratio": ("1.0", "search tokens kept at each pruning block, in (0, 1]; 1.0: no pruning (a float: 1.0, not 1)"),
+    "latency_budget_ms": ("0.0", "tracker step budget (p90, ms) that chooses the keep ratio at run time; 0.0: off"),
     "params_file": ("", "parameters file (the launch file defaults it to the package's config/tracker.yaml)"),
     "namespace": ("", "namespace of the node"),
     "target_text": ("", "start tracking this target (words) right away"),
@@ -30,6 +32,8 @@ def node_overrides(values: dict) -> dict:
         "use_compressed": values["use_compressed"],
         "checkpoint": values["checkpoint"],
         "device": values["device"],
+        "keep_ratio": values["keep_ratio"],
+        "latency_budget_ms": values["latency_budget_ms"],
         "target_text": values["target_text"],
     }
 

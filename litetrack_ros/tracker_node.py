@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -52,6 +53,9 @@ DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 # Live-tunable parameters: each is the TrackerConfig field of the same name.
 LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score")
+# Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
+# tracker sets up its keep-ratio controller when it is made).
+TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms")
 
 
 def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
@@ -76,8 +80,19 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
     "regrounding": (True, "look for a target named in words on the whole frame while LOST", {}),
     "reground_every": (5, "frames between grounding attempts while LOST", {"integer_range": _int_range(1, 1000)}),
     "reground_score": (0.4, "grounding score needed to resume tracking", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "keep_ratio": (
+        1.0,
+        "search tokens kept at each of the model's pruning blocks (1.0: no pruning); with latency_budget_ms, the starting ratio",
+        {"read_only": True, "floating_point_range": _float_range(0.0, 1.0), "additional_constraints": "in (0, 1]"},
+    ),
+    "latency_budget_ms": (
+        0.0,
+        "per-frame tracker step budget: the keep ratio is chosen at run time so that the step's p90 stays within it "
+        "(0: off, keep_ratio is fixed); needs a model with pruning blocks",
+        {"read_only": True, "floating_point_range": _float_range(0.0, 60000.0), "additional_constraints": "in [0, 60000] (0: off)"},
+    ),
     "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
-    "latency_budget_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
+    "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
     "publish_debug_image": (True, "draw and publish debug_image while someone subscribes", {}),
     "target_text": ("", "start tracking this target (words) on the first frame", {"read_only": True}),
     "target_box": ([0.0], "start tracking this box [x, y, w, h] (pixels) on the first frame; [0.0]: none", {"read_only": True}),
@@ -105,7 +120,12 @@ class TrackerNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("litetrack_tracker", **kwargs)
         for name, (default, text, extra) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=text, **extra))
+            descriptor = ParameterDescriptor(description=text, **extra)
+            try:
+                self.declare_parameter(name, default, descriptor)
+            except ParameterException as err:  # out of range or of the wrong type (command line, parameters file)
+                allowed = descriptor.additional_constraints or _allowed(descriptor)
+                raise ValueError(f"parameter {name} refused{f' (must be {allowed})' if allowed else ''}: {err}") from None
         self._check_choices()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.stats = NodeStats()
@@ -114,6 +134,7 @@ class TrackerNode(Node):
         self.tracker: Tracker | None = None
         self.load_error: str | None = None
         self.state = "IDLE"
+        self.last_keep_ratio: float | None = None  # the last TrackResult's (None before the first one)
         self._requests: list[TargetRequest] = []
         self._requests_lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -140,9 +161,13 @@ class TrackerNode(Node):
         box = list(self._p("target_box"))
         if box != [0.0] and (len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0):
             raise ValueError(f"parameter target_box={box} must be [x, y, w, h] in pixels with w, h > 0, or [0.0]")
+        try:  # what a descriptor's closed range cannot say (keep_ratio > 0), as TrackerConfig says it
+            self._tracker_config()
+        except ValueError as err:
+            raise ValueError(f"parameter {err}") from None
 
     def _tracker_config(self, overrides: dict[str, object] | None = None) -> TrackerConfig:
-        values = {name: self._p(name) for name in LIVE}
+        values = {name: self._p(name) for name in TRACKER_CONFIG}
         values.update(overrides or {})
         return TrackerConfig(**values)
 
@@ -225,7 +250,12 @@ class TrackerNode(Node):
                 self._p("precision"),
             )
             self.load_error = None
-            self.get_logger().info(f"model {self.tracker.model.cfg.name} on {self.tracker.device} ({self.tracker.precision})")
+            self.last_keep_ratio = None
+            cfg, keep, budget = self.tracker.model.cfg, self._p("keep_ratio"), self._p("latency_budget_ms")
+            pruning = f"keep ratio {keep:g}" + (f" at start, then chosen for a step budget of {budget:g} ms (p90)" if budget > 0 else "")
+            self.get_logger().info(f"model {cfg.name} on {self.tracker.device} ({self.tracker.precision}), {pruning}")
+            if keep < 1.0 and not cfg.prune_blocks:
+                self.get_logger().warning(f"keep_ratio={keep:g} has no effect: model {cfg.name} has no pruning blocks")
         except (OSError, ValueError, RuntimeError) as err:  # CheckpointError is a ValueError
             self.tracker, self.load_error = None, f"model not loaded: {err}"
             self.get_logger().error(self.load_error)
@@ -340,11 +370,15 @@ class TrackerNode(Node):
 
     def _publish(self, result: TrackResult, header: Header, frame) -> None:
         self.state = "TRACKING" if result.state is TrackState.TRACKING else "LOST"
+        self.last_keep_ratio = result.keep_ratio
         text = self.tracker.target_text
         self.detection_pub.publish(messages.detection(result, header, text))
         code = messages.STATE_CODES[result.state]
         self.status_pub.publish(
-            messages.status(header, code, result.score, text, self.stats.frames_processed + 1, self.slot.dropped, result.timing.total_ms)
+            messages.status(
+                header, code, result.score, text, self.stats.frames_processed + 1, self.slot.dropped,
+                result.timing.total_ms, result.keep_ratio,
+            )
         )
         self.marker_pub.publish(messages.marker(result, header))
         if self._p("publish_debug_image") and self.debug_pub.get_subscription_count() > 0:
@@ -375,8 +409,10 @@ class TrackerNode(Node):
                 device,
                 precision,
                 self.state,
-                self._p("latency_budget_ms"),
+                self._p("latency_warn_ms"),
                 self.load_error,
+                self.last_keep_ratio if self.last_keep_ratio is not None else self._p("keep_ratio"),
+                self._p("latency_budget_ms"),
             )
         )
 
@@ -431,6 +467,12 @@ class TrackerNode(Node):
     def _answer(request: TargetRequest, success: bool, message: str) -> None:
         request.success, request.message = success, message
         request.done.set()
+
+
+def _allowed(descriptor: ParameterDescriptor) -> str:
+    """A descriptor's range in words ("in [0.0, 1.0]"), or "" when it has none."""
+    ranges = [*descriptor.floating_point_range, *descriptor.integer_range]
+    return f"in [{ranges[0].from_value}, {ranges[0].to_value}]" if ranges else ""
 
 
 def _ns(stamp) -> int:

@@ -137,7 +137,9 @@ class ModelConfig:
 
 
 # UVLTrack-Base exactly as published: ViT-B/16 (MAE), BERT-base cut to 6 layers, 128/256 crops.
-_UVLTRACK_B256 = ModelConfig(name="uvltrack-b256")
+# Pruning (used only when a keep ratio < 1 is asked): similarity after block 2, chosen by
+# measurement (docs/benchmarks.md).
+_UVLTRACK_B256 = ModelConfig(name="uvltrack-b256", prune_blocks=(2,))
 
 CONFIGS: dict[str, ModelConfig] = {
     _UVLTRACK_B256.name: _UVLTRACK_B256,
@@ -162,6 +164,7 @@ CONFIGS: dict[str, ModelConfig] = {
         text_heads=12,
         text_intermediate=1536,
         head_channels=128,
+        prune_blocks=(1,),
         text_init="minilm",
         visual_init="dinov2-vits14",
     ),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 
 from litetrack_core.models.configs import ModelConfig, get_config
 from litetrack_core.models.litetrack import LiteTrack
 
-__all__ = ["create_model", "count_parameters"]
+__all__ = ["RUN_TIME_FIELDS", "count_parameters", "create_model", "run_variant"]
+
+# Config fields that change how the weights are run, not which weights exist.
+RUN_TIME_FIELDS = frozenset({"asymmetric", "prune_blocks", "prune_score"})
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,20 @@ def create_model(config: str | ModelConfig, pretrained: bool = False, drop_path:
 
         init_from_packages(model)
     return model.eval()
+
+
+def run_variant(model: LiteTrack, **changes: object) -> LiteTrack:
+    """The same weights (shared, not copied) run under a config changed in ``RUN_TIME_FIELDS``.
+
+    For measuring, e.g., asymmetric caching or another pruning schedule on a model trained
+    without it (an approximation of what a model trained that way computes).
+    """
+    unknown = set(changes) - RUN_TIME_FIELDS
+    if unknown:
+        raise ValueError(f"only {sorted(RUN_TIME_FIELDS)} can change without new weights, not {sorted(unknown)}")
+    variant = copy.copy(model)  # shares submodules and parameters
+    variant.cfg = dataclasses.replace(model.cfg, **changes)
+    return variant
 
 
 def count_parameters(model: LiteTrack) -> dict[str, int]:

@@ -8,6 +8,7 @@ k // G, column k % G). Boxes are (cx, cy, w, h) normalised to the search crop, i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,9 @@ from torch import nn
 
 from litetrack_core.models.vit import LOGIT_SCALE_INIT
 
-__all__ = ["CenterHead", "ContrastivePrompter", "HeadOutput", "select_by_flag"]
+Grounding = Literal["all", "none", "some"]
+
+__all__ = ["CenterHead", "ContrastivePrompter", "Grounding", "HeadOutput", "grounding_of", "select_by_flag"]
 
 
 
@@ -160,14 +163,29 @@ class CenterHead(nn.Module):
         return torch.cat(columns, dim=-1)
 
     def forward(
-        self, search: torch.Tensor, prompts: torch.Tensor, flag: torch.Tensor, null_column: bool = False
+        self,
+        search: torch.Tensor,
+        prompts: torch.Tensor,
+        flag: torch.Tensor,
+        null_column: bool = False,
+        grounding: Grounding | None = None,
+        kept: torch.Tensor | None = None,
     ) -> HeadOutput:
-        """Decode search tokens (B, N, C) with prompts (B, 3, C); see ``HeadOutput``."""
+        """Decode search tokens (B, N, C) with prompts (B, 3, C); see ``HeadOutput``.
+
+        ``grounding`` says which samples have flag 1 ("all", "none" or "some"); given, the head
+        runs without reading ``flag`` on the host (no device sync: CUDA-graph capturable).
+        ``kept`` (B, k): indices of the cells that survived pruning; the others score 0 (they
+        were pruned as unlike the target, and their features stopped early).
+        """
         b, n, c = search.shape
-        fmap = search.transpose(1, 2).reshape(b, c, self.grid, self.grid)
+        # A channels-last view of the tokens: no copy, and the layout fast convs want.
+        fmap = search.reshape(b, self.grid, self.grid, c).permute(0, 3, 1, 2)
         score = self.score(fmap).sigmoid().reshape(b, n)
+        if kept is not None:
+            score = torch.zeros_like(score).scatter(1, kept, score.gather(1, kept))
         offset = self.offset(fmap).sigmoid().reshape(b, 2, n)
-        size = self._size(fmap, flag).reshape(b, 2, n)
+        size = self._size(fmap, flag, grounding or grounding_of(flag)).reshape(b, 2, n)
         centre = (self.cell_xy + offset) / self.grid
         bbox_map = torch.cat([centre, size], dim=1).transpose(1, 2)
 
@@ -176,13 +194,18 @@ class CenterHead(nn.Module):
         pred = bbox_map[torch.arange(b, device=search.device), best].unsqueeze(1)
         return HeadOutput(score.reshape(b, self.grid, self.grid), bbox_map, cont, pred)
 
-    def _size(self, fmap: torch.Tensor, flag: torch.Tensor) -> torch.Tensor:
+    def _size(self, fmap: torch.Tensor, flag: torch.Tensor, grounding: Grounding) -> torch.Tensor:
         """Sigmoid size map (B, 2, G, G); only the towers that some sample needs are run."""
-        grounding = flag == 1
-        if bool(grounding.all()):
+        if grounding == "all":
             return self.size_grounding(fmap).sigmoid()
-        if not bool(grounding.any()):
+        if grounding == "none":
             return self.size(fmap).sigmoid()
         return torch.where(
-            grounding.view(-1, 1, 1, 1), self.size_grounding(fmap).sigmoid(), self.size(fmap).sigmoid()
+            (flag == 1).view(-1, 1, 1, 1), self.size_grounding(fmap).sigmoid(), self.size(fmap).sigmoid()
         )
+
+
+def grounding_of(flag: torch.Tensor) -> Grounding:
+    """Which samples of ``flag`` (B,) are grounding (flag 1): "all", "none" or "some" (reads the host)."""
+    grounding = flag == 1
+    return "all" if bool(grounding.all()) else "none" if not bool(grounding.any()) else "some"

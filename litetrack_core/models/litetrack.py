@@ -32,7 +32,7 @@ from timm.layers import PatchEmbed, trunc_normal_
 from torch import nn
 
 from litetrack_core.models.configs import ModelConfig
-from litetrack_core.models.head import CenterHead, ContrastivePrompter, HeadOutput, select_by_flag
+from litetrack_core.models.head import CenterHead, ContrastivePrompter, Grounding, HeadOutput, grounding_of, select_by_flag
 from litetrack_core.models.pruning import (
     PruneGate,
     attention_scores,
@@ -74,6 +74,8 @@ class TargetState:
     with their visibility to the search tokens, the reference tokens after each block
     (``vis_ref`` cls and ``txt_ref`` text [CLS], (B, depth, C)), the template's centre tokens
     after each block (B, depth, Q, C) for attention pruning, and the tokens after the last block.
+    ``grounding`` records which samples are flag 1, so that per-frame calls never read the flag
+    on the host (CUDA-graph capturable).
     """
 
     flag: torch.Tensor
@@ -85,6 +87,7 @@ class TargetState:
     centre: torch.Tensor | None = None
     template_out: torch.Tensor | None = None
     text_out: torch.Tensor | None = None
+    grounding: Grounding = "some"
 
 
 @dataclass
@@ -145,7 +148,8 @@ class _SearchTokens:
         self.full = tokens
         self.stage = 0  # pruning stages passed
         self.index: torch.Tensor | None = None
-        self.gates: list[torch.Tensor] = []
+        self.gates: list[torch.Tensor] = []  # cumulative: the chance a token is still alive
+        self.stage_gates: list[torch.Tensor] = []  # each stage's own gate
         self.snapshots: list[torch.Tensor] = []
 
     def prune(self, live: torch.Tensor, scores: torch.Tensor, k: int) -> torch.Tensor:
@@ -161,6 +165,7 @@ class _SearchTokens:
         self.stage += 1
         cumulative = gates if not self.gates else self.gates[-1] * gates
         self.gates.append(cumulative)
+        self.stage_gates.append(gates)
         self.snapshots.append(live)
         return torch.log(cumulative.clamp_min(1e-6))
 
@@ -168,8 +173,10 @@ class _SearchTokens:
         """All search tokens (B, Nx, C) after the last block."""
         if self.index is not None:
             return scatter_tokens(self.full, self.index, live)
-        for gate, snapshot in zip(reversed(self.gates), reversed(self.snapshots)):
-            # A token gated off at a stage keeps its value from that stage, as at inference.
+        for gate, snapshot in zip(reversed(self.stage_gates), reversed(self.snapshots)):
+            # A token gated off at a stage keeps its value from that stage, as at inference. Nested
+            # per-stage blends weigh the last value by the cumulative gate (the cumulative gate
+            # here would count earlier stages twice).
             live = gate.unsqueeze(-1) * live + (1 - gate.unsqueeze(-1)) * snapshot
         return live
 
@@ -244,7 +251,7 @@ class LiteTrack(nn.Module):
         flag = self._check_flag(flag, template.shape[0])
         if isinstance(text, TokenizedText):
             text = self.encode_text(text)
-        target = TargetState(flag, text, self.encode_template(template))
+        target = TargetState(flag, text, self.encode_template(template), grounding=grounding_of(flag))
         if self.cfg.asymmetric:
             self._encode_target_blocks(target)
         return target
@@ -369,7 +376,10 @@ class LiteTrack(nn.Module):
     ) -> torch.Tensor:
         """(B, k) ranking of the live search tokens after block ``i`` (higher = keep)."""
         if self.cfg.prune_score == "attention":
-            # The attention the template centre pays them in the next block (OSTrack-style).
+            # The attention the template centre pays them in the next block (OSTrack-style), from
+            # the inputs that block receives: a fusion block adds the visual modal embedding first.
+            if i + 1 >= self.cfg.fusion_start:
+                centre, live = centre + self.modal_embed[0], live + self.modal_embed[0]
             return attention_scores(self.blocks[i + 1], centre, live)
         return similarity_scores(live, vis, txt, flag)
 
@@ -444,7 +454,8 @@ class LiteTrack(nn.Module):
         target = self.encode_target(template, text, flag)
         feats = self.forward_backbone(target, search, keep_ratio)
         prompts = self.make_prompts(feats, template_mask, feats.search, context_mask, target.flag)
-        return feats, self.head(feats.search, prompts, target.flag), prompts
+        head = self.head(feats.search, prompts, target.flag, grounding=target.grounding, kept=feats.kept)
+        return feats, head, prompts
 
     def forward_search(
         self,
@@ -458,7 +469,8 @@ class LiteTrack(nn.Module):
         frame's search crop (3-column cont_score, as the reference's forward_test).
         The per-layer contrastive logits, a training signal, are skipped unless asked for."""
         feats = self.forward_backbone(target, search, keep_ratio, with_logits)
-        return feats, self.head(feats.search, prompts, target.flag, null_column=True)
+        head = self.head(feats.search, prompts, target.flag, null_column=True, grounding=target.grounding, kept=feats.kept)
+        return feats, head
 
     # ------------------------------------------------------------------ checks
 

@@ -57,7 +57,8 @@ def similarity_scores(search: torch.Tensor, vis_ref: torch.Tensor, txt_ref: torc
 
 
 def attention_scores(block: Block, queries: torch.Tensor, search: torch.Tensor) -> torch.Tensor:
-    """Mean attention of ``queries`` (B, Q, C) to ``search`` (B, N, C) in ``block`` -> (B, N).
+    """Mean attention of ``queries`` (B, Q, C) to ``search`` (B, N, C) in ``block`` -> (B, N),
+    times N so that the mean score is 1 whatever N (a scale the soft gate's temperature suits).
 
     Both are the block's inputs; the block's norm and qkv projection are applied here.
     """
@@ -70,7 +71,7 @@ def attention_scores(block: Block, queries: torch.Tensor, search: torch.Tensor) 
     q = F.linear(block.norm1(queries), w_q, b_q).reshape(b, -1, heads, d).transpose(1, 2)
     k = F.linear(block.norm1(search), w_k, b_k).reshape(b, n, heads, d).transpose(1, 2)
     probs = torch.softmax((q @ k.transpose(-2, -1)).float() / math.sqrt(d), dim=-1)  # (B, H, Q, N)
-    return probs.mean(dim=(1, 2))
+    return probs.mean(dim=(1, 2)) * n
 
 
 def top_k_indices(scores: torch.Tensor, k: int) -> torch.Tensor:

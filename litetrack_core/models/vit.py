@@ -43,7 +43,8 @@ class ChannelSelfAttention(nn.Module):
     """Squeeze-excitation over channels of the attention output (LiteTrack's CSA).
 
     The squeeze averages only over visible tokens, so padding and hidden modalities do not
-    change the channel weights (the public LiteTrack code averages over all tokens).
+    change the channel weights (the public LiteTrack code averages over all tokens). ``visible``
+    may also be float weights (soft pruning gates): a weighted average.
 
     Args:
         dim: token width.
@@ -60,7 +61,7 @@ class ChannelSelfAttention(nn.Module):
             pooled = x.mean(dim=1)
         else:
             weights = visible.to(x.dtype).unsqueeze(-1)
-            pooled = (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+            pooled = (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-6)
         gate = torch.sigmoid(self.fc2(F.relu(self.fc1(pooled))))
         return x * gate.unsqueeze(1)
 
@@ -113,7 +114,13 @@ class Attention(nn.Module):
         out = F.scaled_dot_product_attention(q, keys, values, attn_mask=attn_mask)
         out = out.transpose(1, 2).reshape(b, n, c)
         if self.csa is not None:
-            out = self.csa(out, visible)
+            pooled = visible
+            if key_bias is not None:
+                # Soft pruning: a gated token counts in the channel squeeze by its gate, as in the
+                # attention (hard pruning drops it from both).
+                gate = key_bias.exp().to(out.dtype)
+                pooled = gate if visible is None else visible * gate
+            out = self.csa(out, pooled)
         return self.proj(out), own
 
 

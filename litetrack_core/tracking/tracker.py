@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from litetrack_core.models.configs import DEFAULT_CONFIG
+from litetrack_core.models.head import HeadOutput
 from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, LiteTrack, TargetState, TextFeatures
+from litetrack_core.models.step import FrameStep, prepare_for_inference
 from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
 from litetrack_core.tracking.crop import box_in_crop, cell_mask, crop_around, letterbox, to_model_input
@@ -82,7 +84,7 @@ class TrackerConfig:
             raise ValueError(f"clip_margin_px={self.clip_margin_px} must be >= 0")
         if not 0.0 < self.keep_ratio <= 1.0:
             raise ValueError(f"keep_ratio={self.keep_ratio} must be in (0, 1]")
-        if self.latency_budget_ms < 0:
+        if not self.latency_budget_ms >= 0:  # also refuses NaN
             raise ValueError(f"latency_budget_ms={self.latency_budget_ms} must be >= 0 (0: off)")
 
 
@@ -125,7 +127,7 @@ class _Target:
     tokens: TokenizedText
     state: TargetState  # the model's cached target (text features, template; all blocks if asymmetric)
     template_mask: torch.Tensor
-    prompts: torch.Tensor
+    step: FrameStep  # the per-frame model call, holding the prompts
     box: np.ndarray  # (x, y, w, h) float64, pixels, the state the next search is centred on
     frame_index: int = 0
     weak_frames: int = 0
@@ -144,6 +146,7 @@ class Tracker:
         config: loop behaviour.
         device: torch device for the model.
         precision: "fp32", or "fp16" / "bf16" autocast for the model calls.
+        cuda_graphs: replay the per-frame step from CUDA graphs (CUDA only; see ``models/step.py``).
     """
 
     def __init__(
@@ -152,13 +155,17 @@ class Tracker:
         config: TrackerConfig | None = None,
         device: str | torch.device = "cpu",
         precision: Precision = "fp32",
+        cuda_graphs: bool = False,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {sorted(PRECISIONS)}")
-        self.model = model.eval().to(device)
-        self.config = config or TrackerConfig()
         self.device = torch.device(device)
+        if cuda_graphs and self.device.type != "cuda":
+            raise ValueError(f"cuda_graphs needs a CUDA device, got {self.device}")
+        self.model = prepare_for_inference(model.to(self.device))
+        self.config = config or TrackerConfig()
         self.precision = precision
+        self.cuda_graphs = cuda_graphs
         self.tokenizer = Tokenizer(model.cfg.max_text_tokens)
         grid = model.cfg.search_grid
         self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
@@ -219,7 +226,8 @@ class Tracker:
         context_in = to_model_input(context.image).to(self.device)
         feats = self.model.forward_backbone(state, context_in, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
-        self._target = _Target(text, tokens, state, template_mask, prompts, np.array(box, dtype=np.float64))
+        step = FrameStep(self.model, state, prompts, PRECISIONS[self.precision], self.cuda_graphs)
+        self._target = _Target(text, tokens, state, template_mask, step, np.array(box, dtype=np.float64))
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing)
 
@@ -239,8 +247,8 @@ class Tracker:
         crop = crop_around(frame, tuple(target.box), cfg.search_factor, cfg.search_size)
         search = to_model_input(crop.image).to(self.device)
         t1 = time.perf_counter()
-        keep_ratio = self.keep_ratio
-        feats, head = self.model.forward_search(target.state, search, target.prompts, keep_ratio)
+        keep_ratio = self.keep_ratio if self.model.cfg.prune_blocks else 1.0  # what really runs
+        feats, head = target.step(search, keep_ratio)
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
         bbox_map = head.bbox_map[0].float().cpu().numpy()
@@ -259,6 +267,18 @@ class Tracker:
             self.keep_ratio = self._budget.update(timing.total_ms)
         box = self._clip_to_frame(tuple(target.box), frame.shape)
         return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio)
+
+    @torch.no_grad()
+    def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
+        """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels),
+        leaving the tracker's state as it was (for analysis: agreement between settings, maps).
+        With CUDA graphs the result is overwritten by the next call."""
+        if self._target is None:
+            raise RuntimeError("no target: call set_target first")
+        cfg = self.model.cfg
+        crop = crop_around(check_frame(frame), check_box(box, frame.shape), cfg.search_factor, cfg.search_size)
+        ratio = self.keep_ratio if keep_ratio is None else keep_ratio
+        return self._target.step(to_model_input(crop.image).to(self.device), ratio)
 
     # ------------------------------------------------------------------ steps
 
@@ -299,12 +319,16 @@ class Tracker:
         if not interval:
             return
         if score > target.best_score:
-            target.best_score, target.best_feats, target.best_box_net = score, feats, box_net.copy()
+            # Cloned: with CUDA graphs the next frame overwrites this frame's outputs.
+            kept = BackboneOutput(
+                feats.search.clone(), feats.template.clone(), feats.text, feats.vis_token.clone(), feats.txt_token.clone(), None
+            )
+            target.best_score, target.best_feats, target.best_box_net = score, kept, box_net.copy()
         if target.frame_index % interval == 0 and target.best_score > self.config.update_score and target.best_feats is not None:
             cx, cy, w, h = target.best_box_net
             mask = self._mask(np.array([cx - w / 2, cy - h / 2, w, h], dtype=np.float32), self.model.cfg.search_grid)
             f = target.best_feats
-            target.prompts = self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag)
+            target.step.set_prompts(self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag))
             target.best_score = 0.0
 
     def _update_state(self, target: _Target, frame: np.ndarray, score: float) -> bool:
@@ -367,6 +391,7 @@ def load_tracker(
     device: str = "auto",
     tracker_config: TrackerConfig | None = None,
     precision: Precision = "fp32",
+    cuda_graphs: bool = False,
 ) -> Tracker:
     """A tracker from a checkpoint, or from the config's packaged initialisation if none is given.
 
@@ -385,4 +410,4 @@ def load_tracker(
             "no checkpoint given: %s with pretrained backbones and an untrained head; boxes will be poor",
             model.cfg.name,
         )
-    return Tracker(model, tracker_config, device, precision)
+    return Tracker(model, tracker_config, device, precision, cuda_graphs)

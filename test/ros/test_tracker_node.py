@@ -7,6 +7,7 @@ boxes are compared with the library's Tracker on the same frames and checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import subprocess
@@ -26,12 +27,23 @@ from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros
 
 pytestmark = pytest.mark.slow
 FRAMES = 8
+# Frames tracked under a latency budget: more than the keep-ratio controller's window (20 frames
+# at a ratio before it is judged, litetrack_core/tracking/budget.py), so that it decides once.
+BUDGET_FRAMES = 24
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
     return save_checkpoint(create_model(tiny_config(csa=True)), tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def pruning_checkpoint(tmp_path_factory):
+    """The same tiny model with search-token pruning after block 1 (keep_ratio, latency_budget_ms)."""
+    torch.manual_seed(0)
+    model = create_model(tiny_config(csa=True, prune_blocks=(1,)))
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "tiny_pruning.safetensors")
 
 
 @pytest.fixture(scope="module")
@@ -188,9 +200,11 @@ def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mo
     assert graph.statuses[stamps[-1]].frames_processed >= FRAMES - 1
     assert graph.spin_until(lambda: graph.diagnostics, 5.0)
     values = {kv.key: kv.value for kv in graph.diagnostics[-1].status[0].values}
-    for key in ("processing_fps", "input_fps", "latency_p50_ms", "latency_p95_ms", "frames_dropped", "device", "precision", "keep_ratio", "state", "cpu_rss_mib"):
+    for key in ("processing_fps", "input_fps", "latency_p50_ms", "latency_p95_ms", "frames_dropped", "device", "precision",
+                "keep_ratio", "latency_budget_ms", "state", "cpu_rss_mib"):
         assert key in values
     assert values["device"] == "cpu" and values["precision"] == "fp32"
+    assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 0.0  # config/tracker.yaml
 
 
 def test_bad_input_never_stops_the_node(graph, node_proc, sequence):
@@ -287,11 +301,16 @@ def test_sigint_shuts_down_cleanly(node_proc, ros_node, spin_until):
     assert rc == 0, out
 
 
-def test_bad_parameter_is_refused_at_start(checkpoint):
-    proc = start_node(checkpoint, device="tpu")
-    out, _ = proc.communicate(timeout=60)
-    rc = proc.returncode
-    assert rc == 2 and "parameter device='tpu' is not one of ['auto', 'cpu', 'cuda']" in out
+def test_bad_parameters_are_refused_at_start(checkpoint):
+    expected = {  # what the node says -> the launch arguments that make it say so
+        "parameter device='tpu' is not one of ['auto', 'cpu', 'cuda']": dict(device="tpu"),
+        "parameter keep_ratio=0.0 must be in (0, 1]": dict(keep_ratio="0.0"),
+        "parameter keep_ratio refused (must be in (0, 1]): Invalid parameter value (1.5)": dict(keep_ratio="1.5"),
+    }
+    procs = {message: start_node(checkpoint, **args) for message, args in expected.items()}  # at once: seconds each
+    for message, proc in procs.items():
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 2 and message in out, out
 
 
 def _value(diag, key: str) -> str | None:
@@ -357,3 +376,88 @@ def test_live_parameters_are_validated(graph):
     assert not out_of_range.successful
     read_only = set_param("device", ParameterValue(type=ParameterType.PARAMETER_STRING, string_value="cuda"))
     assert not read_only.successful and "read-only" in read_only.reason
+
+
+# ---------------------------------------------------------------- keep ratio and latency budget
+
+
+@contextlib.contextmanager
+def running_node(checkpoint, ros_node, spin_until, probe: str, **overrides):
+    """A node started with these launch arguments and a ready Graph to it; stopped afterwards
+    (its output is printed if the test failed)."""
+    proc = start_node(checkpoint, **overrides)
+    try:
+        g = Graph(ros_node(probe), spin_until)
+        g.ready()
+        yield g
+        assert proc.poll() is None
+    except BaseException:
+        print(f"--- node output ---\n{stop_node(proc)[1]}")
+        raise
+    rc, out = stop_node(proc)
+    assert rc == 0, out
+
+
+def _diagnostics_after(g: Graph, processed: int, timeout: float = 5.0) -> dict[str, str]:
+    """Values of the newest diagnostics that count ``processed`` frames or more (so they describe
+    the node after them, however the 1 Hz timer fell)."""
+
+    def newest():
+        done = [d for d in g.diagnostics if int(_value(d, "frames_processed") or 0) >= processed]
+        return done[-1] if done else None
+
+    assert g.spin_until(lambda: newest() is not None, timeout), "no diagnostics after the frames"
+    return {kv.key: kv.value for kv in newest().status[0].values}
+
+
+def _set_box_target(g: Graph, sequence) -> None:
+    frames, gt, _ = sequence
+    base = time.time_ns()
+    g.publish(frames[0], base)
+    assert g.call(g.request(box=tuple(gt[0]), stamp_ns=base)).success
+
+
+def _keep_ratios(g: Graph, sequence, count: int) -> list[float]:
+    """Track ``count`` frames (the sequence over and over): the keep ratio each one was tracked
+    with, from its TrackStatus."""
+    frames = sequence[0]
+    dets = g.track([frames[1 + i % (FRAMES - 1)] for i in range(count)], None)
+    stamps = [_ns(d.header.stamp) for d in dets]
+    assert g.spin_until(lambda: all(s in g.statuses for s in stamps), 5.0)
+    return [g.statuses[s].keep_ratio for s in stamps]
+
+
+def test_keep_ratio_is_used_and_a_tight_budget_lowers_it(pruning_checkpoint, sequence, ros_node, spin_until):
+    """keep_ratio 0.5 is what the first frames are tracked with (TrackStatus, diagnostics); a
+    budget no real step meets (0.001 ms) lowers it once the controller has judged its window."""
+    with running_node(pruning_checkpoint, ros_node, spin_until, "probe_tight", keep_ratio="0.5", latency_budget_ms="0.001") as g:
+        _set_box_target(g, sequence)
+        first = _keep_ratios(g, sequence, 3)
+        values = _diagnostics_after(g, 1 + 3)  # the target's frame + 3 tracked
+        assert first == [0.5] * 3
+        assert float(values["keep_ratio"]) == 0.5 and float(values["latency_budget_ms"]) == pytest.approx(0.001)
+
+        later = _keep_ratios(g, sequence, BUDGET_FRAMES)
+        values = _diagnostics_after(g, 1 + 3 + BUDGET_FRAMES)
+    assert later[-1] < 0.5, later
+    assert later == sorted(later, reverse=True), later  # over budget all along: never back up
+    assert float(values["keep_ratio"]) == pytest.approx(later[-1])
+
+
+def test_a_generous_budget_keeps_every_token(pruning_checkpoint, sequence, ros_node, spin_until):
+    with running_node(pruning_checkpoint, ros_node, spin_until, "probe_generous", latency_budget_ms="10000.0") as g:
+        _set_box_target(g, sequence)
+        ratios = _keep_ratios(g, sequence, BUDGET_FRAMES)
+        values = _diagnostics_after(g, 1 + BUDGET_FRAMES)
+    assert ratios == [1.0] * BUDGET_FRAMES
+    assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 10000.0
+
+
+def test_a_budget_needs_a_model_with_pruning_blocks(checkpoint, ros_node, spin_until):
+    """The tiny test model has no pruning blocks: the node stays up, reports ERROR, serves nothing."""
+    with running_node(checkpoint, ros_node, spin_until, "probe_no_pruning", latency_budget_ms="5.0") as g:
+        assert spin_until(lambda: any(d.status[0].level == d.status[0].ERROR for d in g.diagnostics), 5.0)
+        message = next(d.status[0].message for d in g.diagnostics if d.status[0].level == d.status[0].ERROR)
+        assert "latency_budget_ms" in message and "pruning blocks" in message, message
+        answer = g.call(g.request(text="a person"))
+        assert not answer.success and "pruning blocks" in answer.message, answer.message

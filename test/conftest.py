@@ -62,6 +62,37 @@ def tiny_config(**changes) -> ModelConfig:
     return ModelConfig(**base)
 
 
+# Real-looking WordPiece ids: [CLS] the red car on [SEP]; [CLS] a person walking [SEP].
+SENTENCES = ([101, 1996, 2417, 2482, 2006, 102], [101, 1037, 2711, 3788, 102])
+
+
+def tiny_model(**changes):
+    """A seeded tiny model (see ``tiny_config``)."""
+    from litetrack_core.models import create_model
+
+    torch.manual_seed(0)
+    return create_model(tiny_config(**changes))
+
+
+def tiny_inputs(cfg: ModelConfig, batch: int = 1, seed: int = 0):
+    """Random template / search crops, token ids of ``SENTENCES``, a few cells in the box:
+    (template, search, TokenizedText, template_mask, context_mask)."""
+    from litetrack_core.models.text import TokenizedText
+
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(batch, 3, cfg.template_size, cfg.template_size, generator=g)
+    x = torch.randn(batch, 3, cfg.search_size, cfg.search_size, generator=g)
+    ids = torch.zeros(batch, cfg.max_text_tokens, dtype=torch.long)
+    for i in range(batch):
+        words = SENTENCES[(seed + i) % len(SENTENCES)]
+        ids[i, : len(words)] = torch.tensor(words)
+    zmask = torch.zeros(batch, cfg.template_grid**2, dtype=torch.bool)
+    xmask = torch.zeros(batch, cfg.search_grid**2, dtype=torch.bool)
+    zmask[:, 5:7] = True
+    xmask[:, 27:29] = True
+    return z, x, TokenizedText(ids, (ids > 0).long()), zmask, xmask
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the item, so fixtures can add context when a test failed."""

@@ -137,9 +137,11 @@ class ModelConfig:
 
 
 # UVLTrack-Base exactly as published: ViT-B/16 (MAE), BERT-base cut to 6 layers, 128/256 crops.
-# Pruning (used only when a keep ratio < 1 is asked): similarity after block 2, chosen by
-# measurement (docs/benchmarks.md).
-_UVLTRACK_B256 = ModelConfig(name="uvltrack-b256", prune_blocks=(2,))
+# Pruning (only when a keep ratio < 1 is asked): the template centre's attention after blocks 3,
+# 6, 9, chosen by measurement (docs/benchmarks.md): training-free it keeps the target's features
+# where similarity scoring does not, and at keep 0.5 it meets the cost goal where one stage after
+# block 2 does not.
+_UVLTRACK_B256 = ModelConfig(name="uvltrack-b256", prune_blocks=(3, 6, 9), prune_score="attention")
 
 CONFIGS: dict[str, ModelConfig] = {
     _UVLTRACK_B256.name: _UVLTRACK_B256,
@@ -164,7 +166,11 @@ CONFIGS: dict[str, ModelConfig] = {
         text_heads=12,
         text_intermediate=1536,
         head_channels=128,
-        prune_blocks=(1,),
+        # Trained asymmetric (target cached; the project trains it) and pruned by attention after
+        # block 2: at keep 0.7 the target's features are unchanged (docs/benchmarks.md).
+        asymmetric=True,
+        prune_blocks=(2,),
+        prune_score="attention",
         text_init="minilm",
         visual_init="dinov2-vits14",
     ),

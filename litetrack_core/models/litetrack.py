@@ -136,6 +136,15 @@ def _text_visibility(flag: torch.Tensor, text_mask: torch.Tensor) -> torch.Tenso
     return text_mask.bool() & (flag != BBOX).view(-1, 1)
 
 
+def _visible_only(kv: KeyValues) -> KeyValues:
+    """For a single target, drop the keys no search token may attend to (a hidden modality, text
+    padding): fewer keys per frame and no attention mask. Batches keep the mask (rows differ)."""
+    if kv.visible is None or kv.visible.shape[0] != 1:
+        return kv
+    keep = kv.visible[0].nonzero().squeeze(1)
+    return KeyValues(kv.k[:, :, keep], kv.v[:, :, keep], None)
+
+
 class _SearchTokens:
     """The search tokens through the blocks, with pruning bookkeeping.
 
@@ -276,7 +285,7 @@ class LiteTrack(nn.Module):
                 out, kv = block.forward_kv(joint, visible)
                 v, t = out.split([v.shape[1], t.shape[1]], dim=1)
                 txt = t[:, 0]
-            kvs.append(kv)
+            kvs.append(_visible_only(kv))
             vis_ref.append(v[:, 0])
             txt_ref.append(txt)
             centre.append(v[:, 1 + self._centre])
@@ -290,7 +299,9 @@ class LiteTrack(nn.Module):
     def embed_search(self, search: torch.Tensor) -> torch.Tensor:
         """Search crop (B, 3, Tx, Tx) -> its tokens entering block 0 (B, Nx, C)."""
         self._check_size("search", search, self.cfg.search_size)
-        return self.patch_embed(search) + self.pos_embed_x
+        # PatchEmbed returns a transposed view; made contiguous here, else that layout carries
+        # through every residual add of the search-only (asymmetric) path and slows it down.
+        return (self.patch_embed(search) + self.pos_embed_x).contiguous()
 
     def forward_backbone(
         self,

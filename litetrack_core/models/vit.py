@@ -32,11 +32,12 @@ LOGIT_SCALE_INIT = math.log(1 / 0.07)
 
 @dataclass
 class KeyValues:
-    """Keys and values (B, heads, N, head_dim) of N tokens in one block, and their visibility (B, N)."""
+    """Keys and values (B, heads, N, head_dim) of N tokens in one block, and their visibility
+    (B, N) bool, None when every one of them may be attended."""
 
     k: torch.Tensor
     v: torch.Tensor
-    visible: torch.Tensor
+    visible: torch.Tensor | None
 
 
 class ChannelSelfAttention(nn.Module):
@@ -99,15 +100,17 @@ class Attention(nn.Module):
         """
         b, n, c = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        own = KeyValues(k, v, visible if visible is not None else torch.ones(b, n, dtype=torch.bool, device=x.device))
+        own = KeyValues(k, v, visible)
         keys, values, key_visible = k, v, visible
         if prefix is not None:
             keys, values = torch.cat([prefix.k, k], dim=2), torch.cat([prefix.v, v], dim=2)
-            key_visible = torch.cat([prefix.visible, own.visible], dim=1)
+            if prefix.visible is not None or visible is not None:
+                key_visible = torch.cat([_all_if_none(prefix.visible, prefix.k), _all_if_none(visible, k)], dim=1)
+        # No mask at all when every key may be attended: SDPA's fastest kernels.
         attn_mask = None if key_visible is None else key_visible[:, None, None, :]
         if key_bias is not None:
-            bias = torch.zeros(key_visible.shape if key_visible is not None else (b, n), dtype=q.dtype, device=x.device)
-            bias[:, bias.shape[1] - n :] += key_bias.to(q.dtype)
+            bias = torch.zeros(b, keys.shape[2], dtype=q.dtype, device=x.device)
+            bias[:, keys.shape[2] - n :] += key_bias.to(q.dtype)
             if key_visible is not None:
                 bias = bias.masked_fill(~key_visible, float("-inf"))
             attn_mask = bias[:, None, None, :]
@@ -122,6 +125,13 @@ class Attention(nn.Module):
                 pooled = gate if visible is None else visible * gate
             out = self.csa(out, pooled)
         return self.proj(out), own
+
+
+def _all_if_none(visible: torch.Tensor | None, keys: torch.Tensor) -> torch.Tensor:
+    """``visible``, or all-True (B, N) for keys (B, heads, N, d) when it is None."""
+    if visible is not None:
+        return visible
+    return torch.ones(keys.shape[0], keys.shape[2], dtype=torch.bool, device=keys.device)
 
 
 class Block(nn.Module):

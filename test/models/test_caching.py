@@ -15,60 +15,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import tiny_config
-from litetrack_core.models import create_model
+from conftest import tiny_inputs, tiny_model
+from masked_reference import reference_block, sequence_layout
 from litetrack_core.models.text import TokenizedText
 
-SENTENCES = (
-    [101, 1996, 2417, 2482, 2006, 102],  # [CLS] the red car on [SEP]
-    [101, 1037, 2711, 3788, 102],  # [CLS] a person walking [SEP]
-)
 
 
-def _inputs(cfg, batch=1, seed=0):
-    """Random template / search crops, real-looking token ids, cell masks."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(batch, 3, cfg.template_size, cfg.template_size, generator=g)
-    x = torch.randn(batch, 3, cfg.search_size, cfg.search_size, generator=g)
-    ids = torch.zeros(batch, cfg.max_text_tokens, dtype=torch.long)
-    for i in range(batch):
-        words = SENTENCES[(seed + i) % len(SENTENCES)]
-        ids[i, : len(words)] = torch.tensor(words)
-    zmask = torch.zeros(batch, cfg.template_grid**2, dtype=torch.bool)
-    xmask = torch.zeros(batch, cfg.search_grid**2, dtype=torch.bool)
-    zmask[:, 5:7] = True
-    xmask[:, 27:29] = True
-    return z, x, TokenizedText(ids, (ids > 0).long()), zmask, xmask
-
-
-def _model(**changes):
-    torch.manual_seed(0)
-    return create_model(tiny_config(**changes))
-
-
-def _ref_block(block, x, mask, csa_groups):
-    """One block on ``x`` (B, N, C) where row i attends to column j iff ``mask[:, i, j]``.
-
-    ``csa_groups``: [(rows, pooled)] (B, N) bool pairs: the CSA gate of ``rows`` is computed
-    from the attention output averaged over ``pooled``.
-    """
-    h = block.norm1(x)
-    b, n, c = h.shape
-    heads = block.attn.num_heads
-    q, k, v = block.attn.qkv(h).reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
-    out = out.transpose(1, 2).reshape(b, n, c)
-    csa = block.attn.csa
-    if csa is not None:
-        gated = out
-        for rows, pooled in csa_groups:
-            w = pooled.to(out.dtype).unsqueeze(-1)
-            mean = (out * w).sum(1) / w.sum(1)
-            gate = torch.sigmoid(csa.fc2(torch.relu(csa.fc1(mean))))
-            gated = torch.where(rows.unsqueeze(-1), out * gate.unsqueeze(1), gated)
-        out = gated
-    x = x + block.ls1(block.attn.proj(out))
-    return x + block.ls2(block.mlp(block.norm2(x)))
 
 
 def reference_asymmetric(model, template, text_feats, search, flag):
@@ -78,13 +30,9 @@ def reference_asymmetric(model, template, text_feats, search, flag):
     after every block (B, depth, C), the template's centre cells after every block (B, depth, Q, C).
     """
     cfg = model.cfg
-    b = flag.shape[0]
-    nz, nx, length = cfg.template_grid**2, cfg.search_grid**2, text_feats.tokens.shape[1]
-    npre = 1 + nz
+    b, nz, nx, length, npre, target_keys, text_keys = sequence_layout(model, text_feats, flag)
     ones = lambda n: torch.ones(b, n, dtype=torch.bool)  # noqa: E731
     zeros = lambda n: torch.zeros(b, n, dtype=torch.bool)  # noqa: E731
-    target_keys = (flag != 1).view(-1, 1).expand(b, npre)  # NL hides cls and template
-    text_keys = text_feats.mask.bool() & (flag != 0).view(-1, 1)  # BBOX hides the text, padding hidden
     cls = model.cls_token.expand(b, -1, -1)
     z = model.patch_embed(template) + model.pos_embed_z
     x = model.patch_embed(search) + model.pos_embed_x
@@ -107,7 +55,7 @@ def reference_asymmetric(model, template, text_feats, search, flag):
             target_sees = is_target  # every cls / template key, whatever the flag
             search_sees = torch.cat([target_keys, ones(nx)], dim=1)
         mask = torch.where(is_target[:, :, None], target_sees[:, None, :], search_sees[:, None, :])
-        out = _ref_block(block, seq, mask, [(is_target, target_sees), (~is_target, ~is_target)])
+        out = reference_block(block, seq, mask, [(is_target, target_sees), (~is_target, ~is_target)])
         v = out[:, : npre + nx]
         if fusion:
             t = out[:, npre + nx :]
@@ -132,10 +80,10 @@ def _by_flag(vis, txt, flag):
 @pytest.mark.parametrize("csa", [False, True], ids=["plain", "csa"])
 @pytest.mark.parametrize("flags", [[0], [1], [2], [0, 1, 2]], ids=["bbox", "nl", "nlbbox", "mixed"])
 def test_cached_target_equals_masked_full_sequence(csa, flags):
-    model = _model(asymmetric=True, csa=csa)
+    model = tiny_model(asymmetric=True, csa=csa)
     cfg = model.cfg
     flag = torch.tensor(flags)
-    z, x, text, _, _ = _inputs(cfg, batch=len(flags))
+    z, x, text, _, _ = tiny_inputs(cfg, batch=len(flags))
     with torch.no_grad():
         text_feats = model.encode_text(text)
         ref = reference_asymmetric(model, z, text_feats, x, flag)
@@ -163,9 +111,9 @@ def test_cached_target_equals_masked_full_sequence(csa, flags):
 
 def test_per_frame_pass_runs_only_search_tokens():
     """After encode_target, every block sees the Nx search tokens alone, and no template is embedded."""
-    model = _model(asymmetric=True, csa=True)
+    model = tiny_model(asymmetric=True, csa=True)
     cfg = model.cfg
-    z, x, text, _, _ = _inputs(cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(cfg, batch=2)
     flag = torch.tensor([0, 2])
     with torch.no_grad():
         target = model.encode_target(z, text, flag)
@@ -194,8 +142,8 @@ def test_per_frame_pass_runs_only_search_tokens():
 
 
 def test_target_state_does_not_depend_on_the_search():
-    model = _model(asymmetric=True, csa=True)
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    model = tiny_model(asymmetric=True, csa=True)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     other = torch.randn_like(x) * 2
     flag = torch.tensor([0, 2])
     with torch.no_grad():
@@ -214,7 +162,7 @@ def test_target_state_does_not_depend_on_the_search():
     torch.testing.assert_close(again.vis_ref, target.vis_ref, atol=0, rtol=0)
 
     # The exact model, for contrast: there the template does read the search.
-    exact = _model(csa=True)
+    exact = tiny_model(csa=True)
     with torch.no_grad():
         t_exact = exact.encode_target(z, text, flag)
         ea = exact.forward_backbone(t_exact, x)
@@ -224,9 +172,9 @@ def test_target_state_does_not_depend_on_the_search():
 
 @pytest.mark.parametrize("flags", [(0, 2), (1, 0)], ids=["bbox+nlbbox", "nl+bbox"])
 def test_batch_of_two_equals_singles(flags):
-    model = _model(asymmetric=True, csa=True)
+    model = tiny_model(asymmetric=True, csa=True)
     cfg = model.cfg
-    z, x, text, zmask, xmask = _inputs(cfg, batch=2, seed=3)
+    z, x, text, zmask, xmask = tiny_inputs(cfg, batch=2, seed=3)
     flag = torch.tensor(flags)
     with torch.no_grad():
         target = model.encode_target(z, text, flag)
@@ -241,15 +189,19 @@ def test_batch_of_two_equals_singles(flags):
             torch.testing.assert_close(head.score_map[s], single.score_map, atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(head.bbox_map[s], single.bbox_map, atol=1e-5, rtol=1e-5)
             for kv_batch, kv_one in zip(target.kv, one.kv):
-                torch.testing.assert_close(kv_batch.k[s], kv_one.k, atol=1e-5, rtol=1e-5)
+                # A single target keeps only the keys a search token may attend to (no mask).
+                assert kv_one.visible is None
+                shown = kv_batch.visible[i]
+                torch.testing.assert_close(kv_batch.k[s][:, :, shown], kv_one.k, atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(kv_batch.v[s][:, :, shown], kv_one.v, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("flag", [0, 1, 2])
 def test_csa_asymmetric_tracks_every_flag(flag):
     """CSA on, asymmetric: the whole per-frame step (head included) is finite in every mode."""
-    model = _model(asymmetric=True, csa=True)
+    model = tiny_model(asymmetric=True, csa=True)
     cfg = model.cfg
-    z, x, text, zmask, xmask = _inputs(cfg)
+    z, x, text, zmask, xmask = tiny_inputs(cfg)
     f = torch.tensor([flag])
     with torch.no_grad():
         target = model.encode_target(z, text, f)
@@ -263,8 +215,8 @@ def test_csa_asymmetric_tracks_every_flag(flag):
 
 def test_template_reaches_the_search_unless_hidden():
     """BBOX / NLBBOX searches read the cached template; NL hides it, so any template gives the same result."""
-    model = _model(asymmetric=True, csa=True)
-    z, x, text, _, _ = _inputs(model.cfg)
+    model = tiny_model(asymmetric=True, csa=True)
+    z, x, text, _, _ = tiny_inputs(model.cfg)
     z2 = torch.randn_like(z) * 3
     with torch.no_grad():
         outs = {}
@@ -277,8 +229,8 @@ def test_template_reaches_the_search_unless_hidden():
 
 
 def test_exact_model_caches_no_blocks_and_sees_the_template():
-    model = _model(csa=True)
-    z, x, text, _, _ = _inputs(model.cfg)
+    model = tiny_model(csa=True)
+    z, x, text, _, _ = tiny_inputs(model.cfg)
     f = torch.tensor([0])
     with torch.no_grad():
         target = model.encode_target(z, text, f)
@@ -290,10 +242,10 @@ def test_exact_model_caches_no_blocks_and_sees_the_template():
 
 def test_asymmetric_and_exact_differ_with_the_same_weights():
     """Caching is a different computation, not a cache of the exact one (so it needs its own training)."""
-    exact = _model(csa=True)
-    asym = _model(asymmetric=True, csa=True)
+    exact = tiny_model(csa=True)
+    asym = tiny_model(asymmetric=True, csa=True)
     asym.load_state_dict(exact.state_dict())
-    z, x, text, _, _ = _inputs(exact.cfg)
+    z, x, text, _, _ = tiny_inputs(exact.cfg)
     f = torch.tensor([2])
     with torch.no_grad():
         a = exact.forward_backbone(exact.encode_target(z, text, f), x).search
@@ -302,8 +254,8 @@ def test_asymmetric_and_exact_differ_with_the_same_weights():
 
 
 def test_asymmetric_model_refuses_a_target_without_cache():
-    model = _model(asymmetric=True)
-    z, x, text, _, _ = _inputs(model.cfg)
+    model = tiny_model(asymmetric=True)
+    z, x, text, _, _ = tiny_inputs(model.cfg)
     with torch.no_grad():
         target = model.encode_target(z, text, torch.tensor([0]))
         with pytest.raises(ValueError, match="asymmetric"):
@@ -312,8 +264,8 @@ def test_asymmetric_model_refuses_a_target_without_cache():
 
 def test_training_forward_of_an_asymmetric_model_backpropagates_into_the_target():
     """The full forward (training) goes through the cache: losses on search outputs reach the template."""
-    model = _model(asymmetric=True, csa=True).train()
-    z, x, text, zmask, xmask = _inputs(model.cfg, batch=2)
+    model = tiny_model(asymmetric=True, csa=True).train()
+    z, x, text, zmask, xmask = tiny_inputs(model.cfg, batch=2)
     z.requires_grad_(True)
     feats, head, prompts = model(z, x, text, zmask, xmask, torch.tensor([0, 2]))
     head.score_map.sum().backward()

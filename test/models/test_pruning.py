@@ -15,33 +15,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import tiny_config
-from litetrack_core.models import ModelConfig, create_model
+from conftest import tiny_config, tiny_inputs, tiny_model
+from masked_reference import reference_block, sequence_layout
+from litetrack_core.models import ModelConfig
 from litetrack_core.models.pruning import PruneGate, keep_count, keep_regulariser
 from litetrack_core.models.text import TokenizedText
 
 NX = 64  # search tokens of the tiny config (128 / 16) ** 2
-SENTENCES = ([101, 1996, 2417, 2482, 2006, 102], [101, 1037, 2711, 3788, 102])
 
 
-def _model(**changes):
-    torch.manual_seed(0)
-    return create_model(tiny_config(**changes))
-
-
-def _inputs(cfg, batch=1, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(batch, 3, cfg.template_size, cfg.template_size, generator=g)
-    x = torch.randn(batch, 3, cfg.search_size, cfg.search_size, generator=g)
-    ids = torch.zeros(batch, cfg.max_text_tokens, dtype=torch.long)
-    for i in range(batch):
-        words = SENTENCES[(seed + i) % len(SENTENCES)]
-        ids[i, : len(words)] = torch.tensor(words)
-    zmask = torch.zeros(batch, cfg.template_grid**2, dtype=torch.bool)
-    xmask = torch.zeros(batch, cfg.search_grid**2, dtype=torch.bool)
-    zmask[:, 5:7] = True
-    xmask[:, 27:29] = True
-    return z, x, TokenizedText(ids, (ids > 0).long()), zmask, xmask
 
 
 def _centre_cells(grid: int) -> list[int]:
@@ -133,10 +115,10 @@ def test_config_round_trip_keeps_a_tuple():
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 @pytest.mark.parametrize("flag", [0, 1, 2])
 def test_keep_ratio_one_equals_a_model_without_pruning(asymmetric, flag):
-    pruning = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2))
-    plain = _model(csa=True, asymmetric=asymmetric)
+    pruning = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2))
+    plain = tiny_model(csa=True, asymmetric=asymmetric)
     plain.load_state_dict(pruning.state_dict())
-    z, x, text, zmask, xmask = _inputs(pruning.cfg)
+    z, x, text, zmask, xmask = tiny_inputs(pruning.cfg)
     f = torch.tensor([flag])
     with torch.no_grad():
         a, ha, pa = pruning(z, x, text, zmask, xmask, f, keep_ratio=1.0)
@@ -153,8 +135,8 @@ def test_keep_ratio_one_equals_a_model_without_pruning(asymmetric, flag):
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 def test_keeping_every_token_through_gather_and_scatter_changes_nothing(asymmetric):
     """A ratio just under 1 keeps all 64 tokens at each stage: the pruning path is then an identity."""
-    model = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 1, 2))
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    model = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 1, 2))
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     f = torch.tensor([0, 2])
     assert [keep_count(NX, 0.9999, s) for s in range(3)] == [NX] * 3
     with torch.no_grad():
@@ -169,9 +151,9 @@ def test_keeping_every_token_through_gather_and_scatter_changes_nothing(asymmetr
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 @pytest.mark.parametrize("keep", [0.7, 0.5, 0.3])
 def test_live_tokens_per_stage_follow_keep_count(asymmetric, keep):
-    model = _model(asymmetric=asymmetric, prune_blocks=(0, 1, 2))
+    model = tiny_model(asymmetric=asymmetric, prune_blocks=(0, 1, 2))
     cfg = model.cfg
-    z, x, text, _, _ = _inputs(cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(cfg, batch=2)
     f = torch.tensor([0, 1])
     npre, length = 1 + cfg.template_grid**2, cfg.max_text_tokens
     with torch.no_grad():
@@ -196,10 +178,10 @@ def test_live_tokens_per_stage_follow_keep_count(asymmetric, keep):
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 def test_similarity_keeps_the_tokens_most_like_the_cls_token(asymmetric):
     """BBOX, prune after block 0 then block 1: top-k of the cosine to the cls token, recomputed here."""
-    model = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 1))
+    model = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 1))
     cfg = model.cfg
     npre = 1 + cfg.template_grid**2
-    z, x, text, _, _ = _inputs(cfg)
+    z, x, text, _, _ = tiny_inputs(cfg)
     out0, h0 = _outputs_of(model.blocks[0])
     out1, h1 = _outputs_of(model.blocks[1])
     try:
@@ -221,11 +203,11 @@ def test_similarity_keeps_the_tokens_most_like_the_cls_token(asymmetric):
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 @pytest.mark.parametrize("block", [0, 1, 2], ids=["next-prefusion", "next-fusion", "fusion"])
 def test_attention_keeps_what_the_template_centre_attends_to_in_the_next_block(asymmetric, block):
-    model = _model(asymmetric=asymmetric, prune_blocks=(block,), prune_score="attention")
+    model = tiny_model(asymmetric=asymmetric, prune_blocks=(block,), prune_score="attention")
     cfg = model.cfg
     npre = 1 + cfg.template_grid**2
     centre = [1 + c for c in _centre_cells(cfg.template_grid)]
-    z, x, text, _, _ = _inputs(cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(cfg, batch=2)
     f = torch.tensor([0, 2])
     outs, hook = _outputs_of(model.blocks[block])
     try:
@@ -249,11 +231,11 @@ def test_attention_keeps_what_the_template_centre_attends_to_in_the_next_block(a
 @pytest.mark.parametrize("score", ["similarity", "attention"])
 def test_pruned_tokens_keep_their_value_from_the_pruning_block(asymmetric, score):
     """Prune after blocks 0 and 2: a token dropped at a stage ends with its value after that block."""
-    model = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2), prune_score=score)
+    model = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2), prune_score=score)
     cfg = model.cfg
     npre = 1 + cfg.template_grid**2
     k1, k2 = keep_count(NX, 0.5, 0), keep_count(NX, 0.5, 1)
-    z, x, text, _, _ = _inputs(cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(cfg, batch=2)
     f = torch.tensor([2, 0])
     with torch.no_grad():
         target = model.encode_target(z, text, f)
@@ -286,27 +268,6 @@ def test_pruned_tokens_keep_their_value_from_the_pruning_block(asymmetric, score
         assert (feats.search[b, kept] - after2[b, survivors]).abs().max() > 1e-4
 
 
-def _ref_block(block, x, mask, csa_groups):
-    """One block on ``x`` (B, N, C), row i attending to column j iff ``mask[:, i, j]``; the CSA gate
-    of each (rows, pooled) group is computed from the attention output averaged over ``pooled``."""
-    h = block.norm1(x)
-    b, n, c = h.shape
-    heads = block.attn.num_heads
-    q, k, v = block.attn.qkv(h).reshape(b, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
-    out = out.transpose(1, 2).reshape(b, n, c)
-    csa = block.attn.csa
-    if csa is not None:
-        gated = out
-        for rows, pooled in csa_groups:
-            w = pooled.to(out.dtype).unsqueeze(-1)
-            gate = torch.sigmoid(csa.fc2(torch.relu(csa.fc1((out * w).sum(1) / w.sum(1)))))
-            gated = torch.where(rows.unsqueeze(-1), out * gate.unsqueeze(1), gated)
-        out = gated
-    x = x + block.ls1(block.attn.proj(out))
-    return x + block.ls2(block.mlp(block.norm2(x)))
-
-
 def reference_pruned(model, template, text_feats, search, flag, keep_ratio):
     """The whole backbone as masked passes over the full sequence, pruning by masking.
 
@@ -315,13 +276,9 @@ def reference_pruned(model, template, text_feats, search, flag, keep_ratio):
     alive mask (B, Nx) after the last stage).
     """
     cfg = model.cfg
-    b = flag.shape[0]
-    nz, nx, length = cfg.template_grid**2, cfg.search_grid**2, text_feats.tokens.shape[1]
-    npre = 1 + nz
+    b, nz, nx, length, npre, target_keys, text_keys = sequence_layout(model, text_feats, flag)
     ones = lambda n: torch.ones(b, n, dtype=torch.bool)  # noqa: E731
     zeros = lambda n: torch.zeros(b, n, dtype=torch.bool)  # noqa: E731
-    target_keys = (flag != 1).view(-1, 1).expand(b, npre)
-    text_keys = text_feats.mask.bool() & (flag != 0).view(-1, 1)
     centre = [1 + c for c in _centre_cells(cfg.template_grid)]
     v = torch.cat(
         [
@@ -353,7 +310,7 @@ def reference_pruned(model, template, text_feats, search, flag, keep_ratio):
         else:
             mask = keys[:, None, :].expand(-1, seq.shape[1], -1)
             groups = [(ones(seq.shape[1]), keys)]
-        out = _ref_block(block, seq, mask, groups)
+        out = reference_block(block, seq, mask, groups)
         new_search = torch.where(alive.unsqueeze(-1), out[:, npre : npre + nx], v[:, npre:])
         v = torch.cat([out[:, :npre], new_search], dim=1)
         if fusion:
@@ -386,8 +343,8 @@ def reference_pruned(model, template, text_feats, search, flag, keep_ratio):
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 def test_pruned_backbone_equals_masked_full_sequence_reference(asymmetric, score, keep):
     """Every flag in one batch; pruning before fusion (block 0) and inside it (block 2)."""
-    model = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2), prune_score=score)
-    z, x, text, _, _ = _inputs(model.cfg, batch=3)
+    model = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2), prune_score=score)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=3)
     flag = torch.tensor([0, 1, 2])
     with torch.no_grad():
         text_feats = model.encode_text(text)
@@ -400,8 +357,8 @@ def test_pruned_backbone_equals_masked_full_sequence_reference(asymmetric, score
 @pytest.mark.parametrize("score", ["similarity", "attention"])
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 def test_pruned_batch_equals_singles(asymmetric, score):
-    model = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2), prune_score=score)
-    z, x, text, zmask, xmask = _inputs(model.cfg, batch=2, seed=1)
+    model = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2), prune_score=score)
+    z, x, text, zmask, xmask = tiny_inputs(model.cfg, batch=2, seed=1)
     flag = torch.tensor([1, 2])
     prompts = torch.randn(2, 3, model.cfg.embed_dim)
     with torch.no_grad():
@@ -418,8 +375,8 @@ def test_pruned_batch_equals_singles(asymmetric, score):
 
 @pytest.mark.parametrize("keep", [0.0, -0.1, 1.5, float("nan")])
 def test_invalid_keep_ratio_is_refused(keep):
-    model = _model(prune_blocks=(1,))
-    z, x, text, zmask, xmask = _inputs(model.cfg)
+    model = tiny_model(prune_blocks=(1,))
+    z, x, text, zmask, xmask = tiny_inputs(model.cfg)
     f = torch.tensor([0])
     with torch.no_grad():
         target = model.encode_target(z, text, f)
@@ -431,8 +388,8 @@ def test_invalid_keep_ratio_is_refused(keep):
 
 @pytest.mark.parametrize("flag", [0, 1, 2])
 def test_pruned_tracking_step_is_finite_in_every_mode(flag):
-    model = _model(csa=True, asymmetric=True, prune_blocks=(0, 1, 2), prune_score="attention")
-    z, x, text, zmask, xmask = _inputs(model.cfg)
+    model = tiny_model(csa=True, asymmetric=True, prune_blocks=(0, 1, 2), prune_score="attention")
+    z, x, text, zmask, xmask = tiny_inputs(model.cfg)
     f = torch.tensor([flag])
     with torch.no_grad():
         target = model.encode_target(z, text, f)
@@ -448,7 +405,7 @@ def test_pruned_tracking_step_is_finite_in_every_mode(flag):
 
 
 def _gated(asymmetric=False, score="similarity", blocks=(0, 2)):
-    return _model(csa=True, asymmetric=asymmetric, prune_blocks=blocks, prune_score=score, prune_gate=True)
+    return tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=blocks, prune_score=score, prune_gate=True)
 
 
 def _backbone(model, z, text_feats, x, flag, keep=0.5):
@@ -458,7 +415,7 @@ def _backbone(model, z, text_feats, x, flag, keep=0.5):
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 def test_gradients_of_the_output_reach_the_thresholds(asymmetric):
     model = _gated(asymmetric).train()
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     with torch.no_grad():
         text_feats = model.encode_text(text)
     feats = _backbone(model, z, text_feats, x, torch.tensor([0, 2]))
@@ -472,10 +429,10 @@ def test_gradients_of_the_output_reach_the_thresholds(asymmetric):
 
 @pytest.mark.parametrize("score", ["similarity", "attention"])
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
-def test_open_gates_equal_the_unpruned_model(asymmetric, score):
+def test_open_gates_equal_the_unprunedtiny_model(asymmetric, score):
     """Thresholds far below every score: all gates are 1, so training output = unpruned output."""
     model = _gated(asymmetric, score)
-    z, x, text, _, _ = _inputs(model.cfg, batch=3)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=3)
     flag = torch.tensor([0, 1, 2])
     with torch.no_grad():
         text_feats = model.encode_text(text)  # BERT (with dropout in training) runs outside
@@ -492,7 +449,7 @@ def test_closed_gates_hold_tokens_at_their_pruning_value(asymmetric):
     """Thresholds far above every score: every token is gated off at the first stage and ends
     with its value after that block (as a hard-pruned token would)."""
     model = _gated(asymmetric)
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     with torch.no_grad():
         text_feats = model.encode_text(text)
         model.prune_gate.thresholds.fill_(100.0)
@@ -512,7 +469,7 @@ def test_a_step_gate_at_the_top_k_boundary_is_hard_pruning(asymmetric):
     log(gate), final blend) computes what eval-mode top-k computes, up to the gate's 1e-6 floor."""
     model = _gated(asymmetric, blocks=(0,))
     npre = 1 + model.cfg.template_grid**2
-    z, x, text, _, _ = _inputs(model.cfg)
+    z, x, text, _, _ = tiny_inputs(model.cfg)
     flag = torch.tensor([0])
     k = keep_count(NX, 0.5, 0)
     with torch.no_grad():
@@ -541,7 +498,7 @@ def test_a_stage_whose_gate_is_open_changes_nothing(asymmetric):
     two = _gated(asymmetric, blocks=(0, 2))
     one = _gated(asymmetric, blocks=(0,))
     one.load_state_dict({**two.state_dict(), "prune_gate.thresholds": two.prune_gate.thresholds[:1]})
-    z, x, text, _, _ = _inputs(two.cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(two.cfg, batch=2)
     flag = torch.tensor([0, 2])
     with torch.no_grad():
         text_feats = two.encode_text(text)
@@ -558,7 +515,7 @@ def test_a_stage_whose_gate_is_open_changes_nothing(asymmetric):
 
 def test_cumulative_gates_never_grow():
     model = _gated(blocks=(0, 1, 2)).train()
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     with torch.no_grad():
         gates = _backbone(model, z, model.encode_text(text), x, torch.tensor([0, 2])).keep_gates
     assert len(gates) == 3
@@ -569,7 +526,7 @@ def test_cumulative_gates_never_grow():
 @pytest.mark.parametrize("asymmetric", [False, True], ids=["exact", "asym"])
 def test_regulariser_pulls_the_mean_gate_to_the_keep_ratio(asymmetric):
     model = _gated(asymmetric).train()
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     flag = torch.tensor([0, 2])
     keep = 0.6
     with torch.no_grad():
@@ -610,9 +567,9 @@ def test_prune_gate_is_a_sigmoid_of_the_margin():
 def test_eval_mode_uses_hard_top_k(asymmetric):
     """In eval the thresholds play no part: the gated model prunes exactly as the ungated one."""
     gated = _gated(asymmetric)
-    hard = _model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2))
+    hard = tiny_model(csa=True, asymmetric=asymmetric, prune_blocks=(0, 2))
     hard.load_state_dict({k: v for k, v in gated.state_dict().items() if not k.startswith("prune_gate.")})
-    z, x, text, _, _ = _inputs(gated.cfg, batch=2)
+    z, x, text, _, _ = tiny_inputs(gated.cfg, batch=2)
     flag = torch.tensor([0, 2])
     with torch.no_grad():
         gated.prune_gate.thresholds.fill_(100.0)  # would close every gate in training
@@ -626,8 +583,8 @@ def test_eval_mode_uses_hard_top_k(asymmetric):
 
 def test_hard_pruning_in_training_without_a_gate():
     """Without prune_gate, training prunes by top-k too (and gradients still flow to the weights)."""
-    model = _model(prune_blocks=(1,)).train()
-    z, x, text, _, _ = _inputs(model.cfg, batch=2)
+    model = tiny_model(prune_blocks=(1,)).train()
+    z, x, text, _, _ = tiny_inputs(model.cfg, batch=2)
     with torch.no_grad():
         text_feats = model.encode_text(text)
     feats = _backbone(model, z, text_feats, x, torch.tensor([0, 1]))

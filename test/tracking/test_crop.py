@@ -32,3 +32,4 @@ def test_odd_padding_goes_top_left():
     left, top, w, h = box.rect_xywh_px
     assert (w, h) == (32, 15) and top == 9 and 32 - top - h == 8
     assert box.image[:top].max() == 0 and box.image[top + h :].max() == 0 and box.image[top:top + h].min() == 200
+

@@ -1,0 +1,1 @@
+"""Training: losses (``litetrack_core.training.losses``) and, later, the sampler and the loop."""

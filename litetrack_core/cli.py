@@ -4,6 +4,7 @@
     litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
     litetrack models                       parameters and FLOPs of every named config
     litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
+    litetrack train CONFIG --out DIR       train (torchrun --nproc_per_node N -m litetrack_core.cli train ... for DDP)
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
     litetrack smoke [--image FILE]         build the default model and ground a sentence on a real frame
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -158,6 +160,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from litetrack_core.training.config import load_train_config
+    from litetrack_core.training.trainer import train
+    from litetrack_core.weights.checkpoint import CheckpointError
+
+    try:
+        cfg = load_train_config(args.config)
+        path = train(cfg, args.out, args.max_steps)
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if os.environ.get("RANK", "0") == "0":
+        print(f"model: {path}")
+    return 0
+
+
 def _cmd_checkpoint(args: argparse.Namespace) -> int:
     from litetrack_core.weights.checkpoint import CheckpointError, load_model
 
@@ -230,6 +248,12 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     b.add_argument("--json", type=Path, help="also write the report to this JSON file")
     b.set_defaults(func=_cmd_bench)
+
+    r = sub.add_parser("train", help="train a model (one process, or one per device under torchrun)")
+    r.add_argument("config", type=Path, help="training config (YAML, see configs/train/)")
+    r.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, metrics.jsonl; resumes if it has them")
+    r.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
+    r.set_defaults(func=_cmd_train)
 
     c = sub.add_parser("checkpoint", help="recognise a checkpoint and report its mapping")
     c.add_argument("file")

@@ -1,0 +1,152 @@
+"""A training run as data: one YAML file (configs/train/*.yaml) read into ``TrainConfig``.
+
+Every field has a default; a file names only what differs. Unknown keys are refused, so a typo
+never silently trains something else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from litetrack_core.models.configs import ModelConfig, get_config
+from litetrack_core.training.losses import LossWeights
+
+__all__ = ["DatasetSpec", "TrainConfig", "load_train_config"]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset folder (any layout ``eval.datasets.load_dataset`` reads).
+
+    names: only these sequences (None: all). exclude: leave these out (held-out sequences).
+    split: the split folder where the layout has several (train / val / test).
+    """
+
+    path: str
+    names: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run.
+
+    model: a registered config name or a full ``ModelConfig`` mapping.
+    init: "packages" (pretrained backbones that ship in packages, see ``ModelConfig``),
+        "random", or a checkpoint path to start from.
+    datasets: where samples come from (``DatasetSpec`` mappings).
+    epochs, samples_per_epoch, batch_size: per process; the global batch is batch_size x processes.
+    lr: AdamW learning rate of the head, prompter and fusion; backbone_lr_scale multiplies it for
+        the patch embedding, the ViT blocks before fusion and the text encoder (UVLTrack: 0.1).
+    weight_decay, warmup_steps, grad_clip: AdamW decay, linear warm-up, then cosine to
+        min_lr_ratio x lr; gradient norm clipping (0: off).
+    freeze: LiteTrack's hierarchical freezing (``models/freezing.py``).
+    keep_ratio_target: the pruning gate's target keep ratio (models with ``prune_gate`` only).
+    amp: bf16 autocast on CUDA ("auto": on when CUDA is used).
+    max_gap, task_mix, augment: the sampler's (``training/sampling.py``).
+    num_workers: DataLoader workers per process. seed: everything random derives from it.
+    log_every, save_every: steps between metric lines and between checkpoints.
+    """
+
+    model: str | dict[str, Any] = "litetrack-s168"
+    init: str = "packages"
+    datasets: tuple[DatasetSpec, ...] = ()
+    epochs: int = 10
+    samples_per_epoch: int = 2000
+    batch_size: int = 16
+    lr: float = 4e-4
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    min_lr_ratio: float = 0.01
+    grad_clip: float = 0.1
+    freeze: bool = False
+    keep_ratio_target: float | None = None
+    amp: str = "auto"
+    max_gap: int = 100
+    task_mix: tuple[float, float, float] = (0.45, 0.11, 0.44)
+    augment: bool = True
+    num_workers: int = 0
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 200
+    losses: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ValueError("datasets: name at least one dataset folder")
+        for name in ("epochs", "samples_per_epoch", "batch_size", "log_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
+        if not self.lr > 0 or not 0 < self.backbone_lr_scale <= 1:
+            raise ValueError(f"lr={self.lr} must be > 0 and backbone_lr_scale={self.backbone_lr_scale} in (0, 1]")
+        if self.amp not in ("auto", "on", "off"):
+            raise ValueError(f"amp={self.amp!r} must be auto, on or off")
+        if self.keep_ratio_target is not None and not 0 < self.keep_ratio_target <= 1:
+            raise ValueError(f"keep_ratio_target={self.keep_ratio_target} must be in (0, 1]")
+        self.model_config()  # refuses an unknown name or field now, not after the data is loaded
+
+    def model_config(self) -> ModelConfig:
+        return get_config(self.model) if isinstance(self.model, str) else ModelConfig.from_dict(self.model)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run for one process (the DataLoader drops no batch)."""
+        return self.epochs * -(-self.samples_per_epoch // self.batch_size)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}; known: {sorted(known)}")
+        data = dict(data)
+        data["datasets"] = tuple(_dataset(d) for d in data.get("datasets", ()))
+        if "task_mix" in data:
+            data["task_mix"] = tuple(data["task_mix"])
+        if "losses" in data:
+            data["losses"] = LossWeights(**data["losses"])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _dataset(entry: Any) -> DatasetSpec:
+    if isinstance(entry, str):
+        return DatasetSpec(entry)
+    if not isinstance(entry, dict):
+        raise ValueError(f"a dataset is a path or a mapping with 'path', got {entry!r}")
+    entry = dict(entry)
+    for key in ("names", "exclude"):
+        if entry.get(key) is not None:
+            entry[key] = tuple(entry[key])
+    try:
+        return DatasetSpec(**entry)
+    except TypeError as err:
+        raise ValueError(f"dataset entry {entry!r}: {err}") from None
+
+
+def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a YAML training config; dataset paths are relative to the file's folder."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"cannot read training config {path}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"training config {path} must be a mapping of settings")
+    data.update(overrides or {})
+    for entry in data.get("datasets", ()):
+        if isinstance(entry, dict) and "path" in entry:
+            entry["path"] = str((path.parent / entry["path"]).resolve())
+    data["datasets"] = [
+        str((path.parent / e).resolve()) if isinstance(e, str) else e for e in data.get("datasets", ())
+    ]
+    return TrainConfig.from_dict(data)

@@ -1,0 +1,104 @@
+"""The training command: DDP with two CPU processes (gloo on loopback), resume, bad configs.
+
+Real sequences from ../shared/data, a tiny model, a few steps: the loss must fall, the
+checkpoint must load in the tracker's loader, and a second run on the same folder resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import tiny_config
+from litetrack_core.weights.checkpoint import load_model
+
+TINY = {k: v for k, v in tiny_config(csa=True, asymmetric=True, prune_blocks=(1,)).to_dict().items()}
+
+
+def _config(tmp_path: Path, shared_data: Path, **changes) -> Path:
+    data = {
+        "model": {**TINY, "prune_blocks": list(TINY["prune_blocks"])},
+        "init": "random",
+        "datasets": [{"path": str(shared_data / "sequences"), "names": ["crossing_otb", "girl_otb"]}],
+        "epochs": 3,
+        "samples_per_epoch": 16,
+        "batch_size": 4,
+        "lr": 1.0e-3,
+        "warmup_steps": 2,
+        "log_every": 1,
+        "save_every": 5,
+        **changes,
+    }
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _run(args: list[str], nproc: int = 1) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    if nproc == 1:
+        cmd = [sys.executable, "-m", "litetrack_core.cli", "train", *args]
+    else:
+        with socket.socket() as s:  # a free port on loopback for torchrun's rendezvous
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [
+            sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+            "--master_addr=127.0.0.1", f"--master_port={port}",
+            "-m", "litetrack_core.cli", "train", *args,
+        ]
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+def _metrics(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_two_processes_train_resume_and_reload(tmp_path, shared_data):
+    out = tmp_path / "run"
+    config = _config(tmp_path, shared_data)
+    done = _run([str(config), "--out", str(out)], nproc=2)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert done.stdout.count("model:") == 1  # rank 0 reports
+    lines = _metrics(out)
+    assert [m["step"] for m in lines] == list(range(1, 13))  # 3 epochs x 16 samples / batch 4, per process
+    losses = [m["total"] for m in lines]
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+    model, report = load_model(out / "last.safetensors")
+    assert report.exact and model.cfg.asymmetric and model.cfg.prune_blocks == (1,)
+    assert yaml.safe_load((out / "config.yaml").read_text())["batch_size"] == 4
+
+    # The same folder with one more epoch resumes at step 13 from the saved optimizer and schedule.
+    more = _run([str(_config(tmp_path, shared_data, epochs=4)), "--out", str(out)], nproc=1)
+    assert more.returncode == 0, more.stderr[-4000:]
+    assert [m["step"] for m in _metrics(out)] == list(range(1, 17))
+
+
+def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
+    gated = {**TINY, "prune_blocks": [1], "prune_gate": True}
+    out = tmp_path / "gate"
+    done = _run([str(_config(tmp_path, shared_data, model=gated, keep_ratio_target=0.7, epochs=1)), "--out", str(out)])
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert all("keep" in m and m["keep"] >= 0 for m in _metrics(out))
+    assert load_model(out / "last.safetensors")[0].prune_gate is not None
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"batch_sise": 4}, "unknown training settings ['batch_sise']"),
+        ({"datasets": []}, "name at least one dataset folder"),
+        ({"model": "no-such-model"}, "unknown model config 'no-such-model'"),
+        ({"datasets": [{"path": "/nonexistent/data"}]}, "/nonexistent/data"),
+    ],
+)
+def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message):
+    done = _run([str(_config(tmp_path, shared_data, **changes)), "--out", str(tmp_path / "bad")])
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]

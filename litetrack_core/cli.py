@@ -4,6 +4,7 @@
     litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
     litetrack models                       parameters and FLOPs of every named config
     litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
+    litetrack data OUT --photos DIR --videos FILE   make the offline training set
     litetrack train CONFIG --out DIR       train (torchrun --nproc_per_node N -m litetrack_core.cli train ... for DDP)
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
     litetrack smoke [--image FILE]         build the default model and ground a sentence on a real frame
@@ -160,6 +161,21 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data(args: argparse.Namespace) -> int:
+    from litetrack_core.training.make_data import make_training_data
+
+    for path in [*args.photos, *args.videos]:
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+    counts = make_training_data(
+        args.out, photos=args.photos, videos=args.videos, synthetic=args.synthetic,
+        warps_per_photo=args.warps_per_photo, seed=args.seed, workers=args.workers,
+    )
+    print(", ".join(f"{name}: {n} sequences" for name, n in counts.items()) + f" under {args.out}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from litetrack_core.training.config import load_train_config
     from litetrack_core.training.trainer import train
@@ -248,6 +264,16 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     b.add_argument("--json", type=Path, help="also write the report to this JSON file")
     b.set_defaults(func=_cmd_bench)
+
+    d = sub.add_parser("data", help="make the offline training set (rendered scenes, pseudo-labelled video, warped photos)")
+    d.add_argument("out", type=Path, help="output folder (reruns complete what is missing)")
+    d.add_argument("--photos", type=Path, nargs="*", default=[], help="folders of photos (backgrounds and warped stills)")
+    d.add_argument("--videos", type=Path, nargs="*", default=[], help="video files or frame folders (pseudo boxes)")
+    d.add_argument("--synthetic", type=int, default=1000, help="rendered sequences")
+    d.add_argument("--warps-per-photo", type=int, default=4)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--workers", type=int, default=1, help="processes for rendering")
+    d.set_defaults(func=_cmd_data)
 
     r = sub.add_parser("train", help="train a model (one process, or one per device under torchrun)")
     r.add_argument("config", type=Path, help="training config (YAML, see configs/train/)")

@@ -102,3 +102,14 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
 def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message):
     done = _run([str(_config(tmp_path, shared_data, **changes)), "--out", str(tmp_path / "bad")])
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+
+
+def test_committed_run_configs_parse():
+    from litetrack_core.training.config import load_train_config
+
+    root = Path(__file__).resolve().parents[2] / "configs/train"
+    configs = sorted(root.glob("*.yaml"))
+    assert configs, f"no run configs in {root}"
+    for path in configs:
+        cfg = load_train_config(path)
+        assert cfg.total_steps > 0 and cfg.model_config().name

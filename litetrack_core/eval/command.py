@@ -38,6 +38,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--checkpoint", help="LiteTrack checkpoint (default: the config's packaged initialisation)")
     p.add_argument("--config", help="LiteTrack model config name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--keep-ratio", type=float, default=1.0, help="search tokens kept per pruning block (1.0: none pruned)")
     p.set_defaults(func=run_eval)
     return p
 
@@ -45,9 +46,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]]:
     factories: dict[str, Callable[[], FrameTracker]] = {}
     if not args.no_litetrack:
-        from litetrack_core.tracking.tracker import Tracker, load_tracker
+        from litetrack_core.tracking.tracker import Tracker, TrackerConfig, load_tracker
 
-        loaded = load_tracker(args.checkpoint, args.config, args.device)
+        loaded = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(keep_ratio=args.keep_ratio))
         # A fresh tracker per sequence, as the protocol requires (no state carries across videos);
         # the weights are loaded once and shared.
         factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device, loaded.precision)
@@ -66,7 +67,11 @@ def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation that ``args`` describes, print the table; 0 on success, 2 on bad input."""
     from litetrack_core.eval.datasets import load_dataset
 
-    factories = _factories(args)
+    try:
+        factories = _factories(args)
+    except (ValueError, FileNotFoundError) as err:  # a bad keep ratio, checkpoint or config
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if not factories:
         message = f"no tracker to run in mode {args.mode}: --no-litetrack and no baseline that runs in it"
         print(f"error: {message}", file=sys.stderr)

@@ -73,6 +73,12 @@ def test_eval_command_refuses_nl_with_box_only_baseline(dataset, tmp_path, capsy
     assert rc == 2 and "no tracker to run in mode nl" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("keep", ["0", "1.5"])
+def test_eval_command_refuses_a_bad_keep_ratio(dataset, tmp_path, capsys, keep):
+    rc = _eval_command([str(dataset), "--mode", "bbox", "--keep-ratio", keep, "--out", str(tmp_path)])
+    assert rc == 2 and f"keep_ratio={float(keep)} must be in (0, 1]" in capsys.readouterr().err
+
+
 def test_failures_and_missing_sentences_are_recorded_not_fatal(dataset, tmp_path, caplog):
     # nl mode: 'nolang' is skipped (no sentence); CSRT refuses to start without a box -> recorded as failed.
     with caplog.at_level(logging.WARNING):

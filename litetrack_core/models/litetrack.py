@@ -340,6 +340,7 @@ class LiteTrack(nn.Module):
         key_bias = None
         logits = []
         visible = torch.cat([shows_target, torch.ones_like(tokens.full[..., 0], dtype=torch.bool)], dim=1)
+        joint_visible = torch.cat([visible, text_visible], dim=1)  # rebuilt only when tokens are pruned
         for i, block in enumerate(self.blocks):
             bias = None if key_bias is None else F.pad(key_bias, (npre, 0))
             if i < cfg.fusion_start:
@@ -348,7 +349,7 @@ class LiteTrack(nn.Module):
             else:
                 joint = torch.cat([v + self.modal_embed[0], t + self.modal_embed[1]], dim=1)
                 bias = None if bias is None else F.pad(bias, (0, t.shape[1]))
-                v, t = block(joint, torch.cat([visible, text_visible], dim=1), key_bias=bias).split(
+                v, t = block(joint, joint_visible, key_bias=bias).split(
                     [v.shape[1], t.shape[1]], dim=1
                 )
                 txt = t[:, 0]
@@ -359,6 +360,7 @@ class LiteTrack(nn.Module):
                 live, key_bias = self._prune_step(tokens, v[:, npre:], scores, keep_ratio, soft, nx)
                 v = torch.cat([v[:, :npre], live], dim=1)
                 visible = visible[:, : v.shape[1]]
+                joint_visible = torch.cat([visible, text_visible], dim=1)
         return self._output(tokens, v[:, npre:], v[:, 1:npre], t, v[:, :1], t[:, :1], logits)
 
     def _search_blocks_asymmetric(

@@ -28,7 +28,7 @@ from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, Li
 from litetrack_core.models.step import FrameStep, prepare_for_inference
 from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
-from litetrack_core.tracking.crop import box_in_crop, cell_mask, crop_around, letterbox, to_model_input
+from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, letterbox, to_model_input
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
 __all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker", "resolve_device"]
@@ -242,10 +242,8 @@ class Tracker:
             return self._track(target, frame)
 
     def _track(self, target: _Target, frame: np.ndarray) -> TrackResult:
-        cfg = self.model.cfg
         t0 = time.perf_counter()
-        crop = crop_around(frame, tuple(target.box), cfg.search_factor, cfg.search_size)
-        search = to_model_input(crop.image).to(self.device)
+        crop, search = self._search_input(frame, tuple(target.box))
         t1 = time.perf_counter()
         keep_ratio = self.keep_ratio if self.model.cfg.prune_blocks else 1.0  # what really runs
         feats, head = target.step(search, keep_ratio)
@@ -275,10 +273,8 @@ class Tracker:
         With CUDA graphs the result is overwritten by the next call."""
         if self._target is None:
             raise RuntimeError("no target: call set_target first")
-        cfg = self.model.cfg
-        crop = crop_around(check_frame(frame), check_box(box, frame.shape), cfg.search_factor, cfg.search_size)
-        ratio = self.keep_ratio if keep_ratio is None else keep_ratio
-        return self._target.step(to_model_input(crop.image).to(self.device), ratio)
+        _, search = self._search_input(check_frame(frame), check_box(box, frame.shape))
+        return self._target.step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
 
     # ------------------------------------------------------------------ steps
 
@@ -360,6 +356,12 @@ class Tracker:
     def _autocast(self):
         dtype = PRECISIONS[self.precision]
         return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+
+    def _search_input(self, frame: np.ndarray, box: Box) -> tuple[Crop, torch.Tensor]:
+        """The search crop around ``box`` (x, y, w, h px) and its model input on the device."""
+        cfg = self.model.cfg
+        crop = crop_around(frame, box, cfg.search_factor, cfg.search_size)
+        return crop, to_model_input(crop.image).to(self.device)
 
     def _mask(self, box_norm: np.ndarray, grid: int) -> torch.Tensor:
         return torch.from_numpy(cell_mask(box_norm, grid)).unsqueeze(0).to(self.device)

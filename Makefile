@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` (set up, then run the main job) and `make test`.
-.PHONY: setup demo test train-default
+.PHONY: setup demo test train-default compare-backbones
 
 setup:
 	scripts/setup.sh
@@ -12,7 +12,14 @@ test: setup
 	.venv/bin/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
 
-# Re-creates the default model: its offline training set, then the training run (docs/training.md).
+# Re-creates the default model: its offline training set, the training run, and the shipped file
+# (docs/training.md; litetrack_core/weights/default/MODEL_CARD.md).
 train-default: setup
 	scripts/make_training_data.sh data/train
 	.venv/bin/litetrack train configs/train/litetrack-s168.yaml --out runs/litetrack-s168
+	.venv/bin/litetrack export runs/litetrack-s168/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
+
+# The default model's backbone candidates (DINOv2 ViT-S/14, EfficientNet-Lite0), same data and steps.
+compare-backbones: setup
+	scripts/make_training_data.sh data/train
+	scripts/compare_backbones.sh

@@ -1,4 +1,4 @@
-"""``litetrack`` command line: models, bench, checkpoint, smoke.
+"""``litetrack`` command line.
 
     litetrack track VIDEO (--text T | --box x,y,w,h)   track, write an annotated video and boxes
     litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
@@ -6,6 +6,7 @@
     litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
     litetrack data OUT --photos DIR --videos FILE   make the offline training set
     litetrack train CONFIG --out DIR       train (torchrun --nproc_per_node N -m litetrack_core.cli train ... for DDP)
+    litetrack export RUN/last.safetensors OUT   the shippable form of a trained model (float16, no package weights)
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
     litetrack smoke [--image FILE]         build the default model and ground a sentence on a real frame
 """
@@ -39,6 +40,18 @@ def _parse_box(text: str) -> tuple[float, float, float, float]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"box must be x,y,w,h in pixels, got {text!r}") from None
     return x, y, w, h
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"a setting is KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(f"{key}: value {value!r} is not YAML: {err}") from None
 
 
 def _cmd_track(args: argparse.Namespace) -> int:
@@ -182,13 +195,26 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from litetrack_core.weights.checkpoint import CheckpointError
 
     try:
-        cfg = load_train_config(args.config)
+        cfg = load_train_config(args.config, dict(args.set or ()))
         path = train(cfg, args.out, args.max_steps)
     except (ValueError, FileNotFoundError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if os.environ.get("RANK", "0") == "0":
         print(f"model: {path}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from litetrack_core.weights.checkpoint import CheckpointError, export_checkpoint, load_model
+
+    try:
+        model, _ = load_model(args.checkpoint)
+        path, omitted = export_checkpoint(model, args.out, {"source": Path(args.checkpoint).name})
+    except (CheckpointError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB, {omitted} entries left to the packages")
     return 0
 
 
@@ -235,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--box", type=_parse_box, help="the target's box on the first frame: x,y,w,h in pixels")
     t.add_argument("--out", help="annotated video to write (.mp4 or .avi)")
     t.add_argument("--results", help="per-frame boxes to write, one x,y,w,h line per frame")
-    t.add_argument("--checkpoint", help="model checkpoint (default: the packaged initialisation, untrained head)")
+    t.add_argument("--checkpoint", help="model checkpoint (default: the packaged default model)")
     t.add_argument("--config", help=f"model config (default: the checkpoint's, or {DEFAULT_CONFIG})")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.set_defaults(func=_cmd_track)
@@ -279,7 +305,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("config", type=Path, help="training config (YAML, see configs/train/)")
     r.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, metrics.jsonl; resumes if it has them")
     r.add_argument("--max-steps", type=int, help="stop after this many optimizer steps (smoke runs)")
+    r.add_argument("--set", type=_parse_setting, action="append", metavar="KEY=VALUE",
+                   help="override a setting of the config, VALUE in YAML (e.g. --set model=litetrack-e192 --set epochs=3)")
     r.set_defaults(func=_cmd_train)
+
+    x = sub.add_parser("export", help="write a trained model's shippable form (what differs from the packages, float16)")
+    x.add_argument("checkpoint", help="a litetrack .safetensors checkpoint (e.g. RUN/last.safetensors)")
+    x.add_argument("out", type=Path, help="output .safetensors")
+    x.set_defaults(func=_cmd_export)
 
     c = sub.add_parser("checkpoint", help="recognise a checkpoint and report its mapping")
     c.add_argument("file")

@@ -72,7 +72,7 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
     "use_compressed": (False, "subscribe to sensor_msgs/CompressedImage instead of Image", {"read_only": True}),
     "reliability": ("best_effort", "image QoS reliability: best_effort (sensor data) or reliable", {"read_only": True}),
     "config": ("", "model config name; empty: the checkpoint's, or the default CPU model", {"read_only": True}),
-    "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: packaged initialisation", {"read_only": True}),
+    "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: the packaged default model", {"read_only": True}),
     "device": ("auto", "auto (CUDA when available), cuda or cpu", {"read_only": True}),
     "precision": ("fp32", "fp32, or fp16 / bf16 autocast", {"read_only": True}),
     "lost_score": (0.2, "a frame whose score is below this is weak", {"floating_point_range": _float_range(0.0, 1.0)}),

@@ -14,7 +14,8 @@ __all__ = ["CONFIGS", "DEFAULT_CONFIG", "ModelConfig", "get_config"]
 
 PruneScore = Literal["similarity", "attention"]
 TextInit = Literal["none", "minilm"]
-VisualInit = Literal["none", "dinov2-vits14"]
+VisualInit = Literal["none", "dinov2-vits14", "efficientnet-lite0"]
+PatchEmbedKind = Literal["linear", "efficientnet-lite0"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class ModelConfig:
         prune_blocks: search tokens are pruned after these blocks when a keep ratio < 1 is asked.
         prune_score: how search tokens are ranked there (see ``litetrack_core.models.pruning``).
         prune_gate: learnable keep thresholds (a soft gate in training; top-k at inference).
+        patch_embed: "linear" (the ViT's patch embedding) or "efficientnet-lite0" (a CNN to
+            stride 16, ``models/stem.py``; ``patch_size`` must then be 16).
         text_init, visual_init: pretrained initialisation that ships inside a package
             (see ``litetrack_core.weights.pretrained``); "none" for random / checkpoint-only.
     """
@@ -79,6 +82,7 @@ class ModelConfig:
     prune_blocks: tuple[int, ...] = ()
     prune_score: PruneScore = "similarity"
     prune_gate: bool = False
+    patch_embed: PatchEmbedKind = "linear"
     text_init: TextInit = "none"
     visual_init: VisualInit = "none"
 
@@ -92,6 +96,12 @@ class ModelConfig:
             )
         if self.prune_score not in ("similarity", "attention"):
             raise ValueError(f"prune_score={self.prune_score!r} must be 'similarity' or 'attention'")
+        if self.patch_embed not in ("linear", "efficientnet-lite0"):
+            raise ValueError(f"patch_embed={self.patch_embed!r} must be 'linear' or 'efficientnet-lite0'")
+        if self.patch_embed == "efficientnet-lite0" and self.patch_size != 16:
+            raise ValueError(f"patch_embed='efficientnet-lite0' has stride 16; patch_size={self.patch_size}")
+        if self.visual_init == "efficientnet-lite0" and self.patch_embed != "efficientnet-lite0":
+            raise ValueError("visual_init='efficientnet-lite0' needs patch_embed='efficientnet-lite0'")
         if self.prune_gate and not self.prune_blocks:
             raise ValueError("prune_gate needs prune_blocks")
         for field in ("template_size", "search_size"):
@@ -175,6 +185,19 @@ CONFIGS: dict[str, ModelConfig] = {
         visual_init="dinov2-vits14",
     ),
 }
+# The EfficientNet-Lite0 candidate for the default model, for comparison with litetrack-s168:
+# the same transformer, text encoder and head; the visual tokens come from Lite0's ImageNet CNN
+# (stride 16; 96/192 crops give the same 6x6 / 12x12 grids) and the ViT blocks start untrained.
+CONFIGS["litetrack-e192"] = dataclasses.replace(
+    CONFIGS["litetrack-s168"],
+    name="litetrack-e192",
+    patch_size=16,
+    template_size=96,
+    search_size=192,
+    layer_scale=False,
+    patch_embed="efficientnet-lite0",
+    visual_init="efficientnet-lite0",
+)
 
 
 # What runs when a user names no config and no checkpoint: the CPU-sized model.

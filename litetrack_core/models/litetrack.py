@@ -42,6 +42,7 @@ from litetrack_core.models.pruning import (
     similarity_scores,
     top_k_indices,
 )
+from litetrack_core.models.stem import ConvPatchEmbed
 from litetrack_core.models.text import TextEncoder, TokenizedText
 from litetrack_core.models.vit import LOGIT_SCALE_INIT, Block, KeyValues, init_linear_xavier, sincos_pos_embed_2d
 
@@ -197,9 +198,12 @@ class LiteTrack(nn.Module):
         super().__init__()
         self.cfg = cfg
         dim = cfg.embed_dim
-        self.patch_embed = PatchEmbed(
-            img_size=None, patch_size=cfg.patch_size, in_chans=3, embed_dim=dim, strict_img_size=False
-        )
+        if cfg.patch_embed == "efficientnet-lite0":
+            self.patch_embed = ConvPatchEmbed(dim)
+        else:
+            self.patch_embed = PatchEmbed(
+                img_size=None, patch_size=cfg.patch_size, in_chans=3, embed_dim=dim, strict_img_size=False
+            )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed_z = nn.Parameter(
             sincos_pos_embed_2d(dim, cfg.template_grid), requires_grad=cfg.learnable_pos

@@ -395,14 +395,17 @@ def load_tracker(
     precision: Precision = "fp32",
     cuda_graphs: bool = False,
 ) -> Tracker:
-    """A tracker from a checkpoint, or from the config's packaged initialisation if none is given.
+    """A tracker from a checkpoint; without one, the packaged default model (``DEFAULT_CONFIG``,
+    trained by the project), or for another config its packaged initialisation (untrained head).
 
     ``device``: "auto" (CUDA when available), "cpu" or "cuda".
     """
     from litetrack_core.models.factory import create_model
-    from litetrack_core.weights.checkpoint import load_model
+    from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
 
     device = resolve_device(device)
+    if not checkpoint and config in (None, DEFAULT_CONFIG) and DEFAULT_CHECKPOINT.is_file():
+        checkpoint = str(DEFAULT_CHECKPOINT)
     if checkpoint:
         model, report = load_model(checkpoint, config)
         log.info("%s", report)

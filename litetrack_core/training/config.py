@@ -25,12 +25,19 @@ class DatasetSpec:
 
     names: only these sequences (None: all). exclude: leave these out (held-out sequences).
     split: the split folder where the layout has several (train / val / test).
+    repeat: each sequence enters the sampling pool this many times (sequences are drawn
+        uniformly), to weigh a small real set against a large rendered one.
     """
 
     path: str
     names: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
     split: str | None = None
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.repeat, int) or self.repeat < 1:
+            raise ValueError(f"dataset {self.path}: repeat={self.repeat!r} must be an integer >= 1")
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,8 @@ class TrainConfig:
         min_lr_ratio x lr; gradient norm clipping (0: off).
     freeze: LiteTrack's hierarchical freezing (``models/freezing.py``).
     keep_ratio_target: the pruning gate's target keep ratio (models with ``prune_gate`` only).
-    amp: bf16 autocast on CUDA ("auto": on when CUDA is used).
+    amp: bf16 autocast ("auto": on CUDA only; "on" also on a CPU, worth it where the CPU has
+        bf16 matrix units such as AMX: 1.2-1.3x faster steps measured on this project's Xeon).
     max_gap, task_mix, augment: the sampler's (``training/sampling.py``).
     num_workers: DataLoader workers per process. seed: everything random derives from it.
     log_every, save_every: steps between metric lines and between checkpoints.

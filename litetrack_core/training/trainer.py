@@ -160,25 +160,28 @@ def _sequences(cfg: TrainConfig) -> list[Sequence]:
     sequences: list[Sequence] = []
     for spec in cfg.datasets:
         found = load_dataset(spec.path, spec.names, split=spec.split)
-        sequences += [s for s in found if s.name not in spec.exclude]
+        sequences += [s for s in found if s.name not in spec.exclude] * spec.repeat
     if not sequences:
         raise ValueError(f"no training sequences in {[s.path for s in cfg.datasets]}")
     return sequences
 
 
 def _param_groups(model: LiteTrack, cfg: TrainConfig) -> list[dict]:
-    """The generic feature extractors (patch embedding, blocks before fusion, text encoder) learn
-    at backbone_lr_scale x lr; fusion blocks, prompter and head at lr."""
+    """The pretrained feature extractors (patch embedding, blocks before fusion, text encoder)
+    learn at backbone_lr_scale x lr; fusion blocks, prompter and head at lr. Behind a CNN patch
+    embedding only the CNN is pretrained: the projection and ViT blocks start untrained (lr)."""
     fusion = model.cfg.fusion_start
+    conv_stem = model.cfg.patch_embed != "linear"
     backbone, rest = [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         parts = name.split(".")
-        early = parts[0] in ("patch_embed", "pos_embed_z", "pos_embed_x", "cls_token", "text") or (
-            parts[0] == "blocks" and int(parts[1]) < fusion
+        visual = name.startswith("patch_embed.cnn.") if conv_stem else (
+            parts[0] in ("patch_embed", "pos_embed_z", "pos_embed_x", "cls_token")
+            or (parts[0] == "blocks" and int(parts[1]) < fusion)
         )
-        (backbone if early else rest).append(p)
+        (backbone if visual or parts[0] == "text" else rest).append(p)
     return [
         {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale},
         {"params": rest, "lr": cfg.lr},
@@ -200,9 +203,7 @@ def _lr_factor(cfg: TrainConfig):
 
 def _autocast(cfg: TrainConfig, device: torch.device):
     on = cfg.amp == "on" or (cfg.amp == "auto" and device.type == "cuda")
-    if on and device.type != "cuda":
-        raise ValueError("amp: on needs CUDA (bf16 autocast); use auto or off on a CPU")
-    return torch.autocast("cuda", dtype=torch.bfloat16) if on else nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16) if on else nullcontext()
 
 
 def _log_metrics(out: Path, rank: int, world: int, step: int, epoch: int, lr: float, parts: dict, rate: float) -> None:

@@ -5,6 +5,9 @@ A checkpoint is data from strangers: files are read with safetensors or with
 plain containers. Formats recognised:
 
 - ``litetrack``: this project's ``.safetensors`` file, its config as JSON in the metadata.
+  A file with metadata ``base = "packages"`` (``export_checkpoint``) holds only what differs from
+  the config's pretrained initialisation from installed packages (``init_from_packages``),
+  usually in float16: the loader initialises from the packages first, then applies the file.
 - ``uvltrack`` / ``litetrack-ref``: the public UVLTrack / LiteTrack training files, weights
   under ``net`` (or a bare state dict with the same names).
 """
@@ -24,14 +27,16 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from litetrack_core.models.configs import ModelConfig, get_config
+from litetrack_core.models.configs import DEFAULT_CONFIG, ModelConfig, get_config
 from litetrack_core.models.factory import create_model
 from litetrack_core.models.litetrack import LiteTrack
 from litetrack_core.weights.uvltrack import has_csa, is_uvltrack_family, uvltrack_filter
 
 __all__ = [
+    "DEFAULT_CHECKPOINT",
     "CheckpointError",
     "LoadReport",
+    "export_checkpoint",
     "load_checkpoint",
     "load_model",
     "read_checkpoint",
@@ -42,6 +47,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Format = Literal["litetrack", "uvltrack", "litetrack-ref"]
+
+# The project's trained default model, shipped inside the package (see MODEL_CARD.md beside it).
+DEFAULT_CHECKPOINT = Path(__file__).parent / "default" / f"{DEFAULT_CONFIG}.safetensors"
 
 
 class CheckpointError(ValueError):
@@ -84,6 +92,7 @@ class Checkpoint:
     state_dict: dict[str, torch.Tensor]
     config: ModelConfig
     dropped_unused: list[str]
+    base: str | None = None
 
 
 def read_torch_file(path: str | Path) -> Any:
@@ -150,7 +159,10 @@ def _read_safetensors(path: Path) -> Checkpoint:
         config = ModelConfig.from_dict(json.loads(meta["config"]))
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{path} has an invalid model config in its metadata: {err}") from None
-    return Checkpoint(str(path), "litetrack", state, config, [])
+    base = meta.get("base")
+    if base not in (None, "packages"):
+        raise CheckpointError(f"{path}: unknown base {base!r} in its metadata (known: 'packages')")
+    return Checkpoint(str(path), "litetrack", state, config, [], base)
 
 
 def load_checkpoint(model: LiteTrack, path: str | Path, strict: bool = True) -> LoadReport:
@@ -165,6 +177,11 @@ def load_checkpoint(model: LiteTrack, path: str | Path, strict: bool = True) -> 
 
 def _apply(model: LiteTrack, ckpt: Checkpoint, strict: bool) -> LoadReport:
     own = model.state_dict()
+    from_packages: set[str] = set()
+    if ckpt.base == "packages":
+        from litetrack_core.weights.pretrained import init_from_packages  # imports this module
+
+        from_packages = set(init_from_packages(model))
     bad = [
         f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
         for k, v in ckpt.state_dict.items()
@@ -179,7 +196,7 @@ def _apply(model: LiteTrack, ckpt: Checkpoint, strict: bool) -> LoadReport:
         path=ckpt.path,
         format=ckpt.format,
         loaded=sum(k in own for k in ckpt.state_dict),
-        missing=sorted(set(own) - set(ckpt.state_dict)),
+        missing=sorted(set(own) - set(ckpt.state_dict) - from_packages),
         unexpected=sorted(set(ckpt.state_dict) - set(own)),
         dropped_unused=ckpt.dropped_unused,
     )
@@ -205,9 +222,38 @@ def save_checkpoint(model: LiteTrack, path: str | Path, metadata: dict[str, str]
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"checkpoints are written as .safetensors, got {path}")
-    meta = {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", **(metadata or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    return _write(state, path, {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", **(metadata or {})})
+
+
+def export_checkpoint(
+    model: LiteTrack, path: str | Path, metadata: dict[str, str] | None = None, dtype: torch.dtype = torch.float16
+) -> tuple[Path, int]:
+    """Write the small, shippable form of a trained model: only the entries that differ from the
+    config's initialisation from installed packages (the frozen pretrained parts stay in the
+    packages they ship in), floating-point entries as ``dtype``. Returns (path, entries omitted).
+    """
+    from litetrack_core.weights.pretrained import init_from_packages  # imports this module
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"checkpoints are written as .safetensors, got {path}")
+    reference = create_model(model.cfg)
+    provided = set(init_from_packages(reference))
+    ref = reference.state_dict()
+    state = {}
+    for name, value in model.state_dict().items():
+        value = value.detach().cpu()
+        if name in provided and torch.equal(value, ref[name]):
+            continue
+        state[name] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
+    meta = {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", "base": "packages", **(metadata or {})}
+    return _write(state, path, meta), len(ref) - len(state)
+
+
+def _write(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> Path:
+    """safetensors written atomically (temp file, then rename)."""
     tmp = path.with_name(path.name + ".tmp")
-    save_file(state, tmp, metadata=meta)
+    save_file(state, tmp, metadata=metadata)
     os.replace(tmp, path)
     return path

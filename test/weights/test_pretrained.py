@@ -59,3 +59,20 @@ def test_mae_file_format(tmp_path):
     torch.save({"state": vit}, tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="expected the weights under 'model'"):
         load_mae_visual(model, tmp_path / "other.pth")
+
+
+def test_dinov2_blocks_with_csa_compute_what_dinov2_computes(dinov2):
+    """LiteTrack's channel self-attention is new: initialised from DINOv2, its gates start open,
+    so every block of litetrack-s168 computes DINOv2's block (to within the gate's 0.25 %)."""
+    import timm
+
+    reference = timm.create_model("vit_small_patch14_dinov2", img_size=518, pretrained=False)
+    reference.load_state_dict(dinov2)
+    reference.eval()
+    model = create_model("litetrack-s168")
+    load_vit_visual(model, dinov2, "dinov2")
+    tokens = torch.randn(2, 1 + 6 * 6 + 12 * 12, 384, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for i in range(model.cfg.depth):
+            ours, theirs = model.blocks[i](tokens), reference.blocks[i](tokens)
+            assert (ours - theirs).norm() / (theirs - tokens).norm() < 5e-3, f"block {i}"

@@ -35,7 +35,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--out", type=Path, default=Path("results/eval"), help="output folder (default: results/eval)")
     p.add_argument("--baseline", action="append", choices=BASELINES, default=[], help="also run this baseline")
     p.add_argument("--no-litetrack", action="store_true", help="run only the baselines")
-    p.add_argument("--checkpoint", help="LiteTrack checkpoint (default: the config's packaged initialisation)")
+    p.add_argument("--checkpoint", help="LiteTrack checkpoint (default: the packaged default model)")
     p.add_argument("--config", help="LiteTrack model config name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--keep-ratio", type=float, default=1.0, help="search tokens kept per pruning block (1.0: none pruned)")

@@ -10,7 +10,10 @@ Files under ``out_dir``:
     plots/overall_{success,precision}.png, plots/sequences/<sequence>_{success,precision}.png
 
 FPS is frames divided by the seconds spent inside ``set_target``/``track`` (reading frames from disk
-is not counted); the overall FPS is total frames over total seconds. Scores follow
+is not counted); the overall FPS is total frames over total seconds. In ``nl`` mode the first frame is
+grounding: its IoU with the ground truth is reported per sequence (``grounding_iou``) and counted
+over sequences (``grounded``: IoU > ``GROUNDED_IOU``), beside the scores (which, as always, score
+frame 0 as the ground truth). Scores follow
 ``litetrack_core.eval.metrics``. The overall row of every tracker covers the sequences on which
 every tracker succeeded, so trackers are compared on the same sequences (pytracking's
 ``skip_missing_seq``).
@@ -35,6 +38,7 @@ from litetrack_core.eval.metrics import (
     OVERLAP_THRESHOLDS,
     Scores,
     aggregate,
+    iou,
     sequence_scores,
 )
 from litetrack_core.tracking.types import FrameTracker
@@ -45,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["MODES", "Mode", "evaluate", "format_table", "run_sequence"]
 
 log = logging.getLogger(__name__)
+
+GROUNDED_IOU = 0.5  # grounding found the target (nl mode's first frame)
 
 Mode = Literal["bbox", "nl", "nlbbox"]
 MODES: tuple[str, ...] = get_args(Mode)
@@ -125,6 +131,7 @@ def evaluate(
 
     done: dict[str, dict[str, tuple[Scores, float]]] = {name: {} for name in trackers}
     failed: dict[str, dict[str, str]] = {name: {} for name in trackers}
+    grounding: dict[str, dict[str, float]] = {name: {} for name in trackers}
     for name, factory in trackers.items():
         for seq in usable:
             try:
@@ -137,6 +144,8 @@ def evaluate(
                 continue
             _write_boxes(out / name / f"{seq.name}.txt", boxes)
             done[name][seq.name] = (sequence_scores(boxes, seq.ground_truth, seq.absent), len(seq) / fps)
+            if mode == "nl":
+                grounding[name][seq.name] = float(iou(boxes[:1], seq.ground_truth[:1].astype(np.float64))[0])
 
     common = [seq.name for seq in usable if all(seq.name in done[name] for name in trackers)]
     summary = {
@@ -156,10 +165,14 @@ def evaluate(
     overall: dict[str, Scores] = {}
     for name in trackers:
         per_seq = {s: _score_dict(*done[name][s]) for s in done[name]}
+        for s, value in grounding[name].items():
+            per_seq[s]["grounding_iou"] = value
         entry = {"sequences": per_seq, "failed": failed[name], "overall": None}
         if common:
             overall[name] = aggregate([done[name][s][0] for s in common])
             entry["overall"] = _score_dict(overall[name], sum(done[name][s][1] for s in common))
+            if mode == "nl":
+                entry["overall"]["grounded"] = sum(grounding[name][s] > GROUNDED_IOU for s in common)
         summary["trackers"][name] = entry
 
     out.mkdir(parents=True, exist_ok=True)
@@ -185,15 +198,25 @@ def _plot(folder: Path, usable: list[Sequence], done: dict, overall: dict[str, S
 
 
 def format_table(summary: dict) -> str:
-    """The summary as a plain-text table: one row per sequence and tracker, then the overall rows."""
+    """The summary as a plain-text table: one row per sequence and tracker, then the overall rows.
+    In nl mode a last column gives the first frame's grounding IoU (overall: sequences with IoU > 0.5)."""
+    nl = summary["mode"] == "nl"
     head = f"{'sequence':28} {'tracker':14} {'frames':>7} {'AUC':>6} {'P@20':>6} {'NP@0.2':>7} {'FPS':>8}"
-    lines = [f"mode {summary['mode']}; scores in %; FPS = frames / seconds inside the tracker", head, "-" * len(head)]
+    head += f" {'IoU@0':>7}" if nl else ""
+    title = f"mode {summary['mode']}; scores in %; FPS = frames / seconds inside the tracker"
+    title += f"; IoU@0 = first frame's grounding IoU (overall: sequences with IoU > {GROUNDED_IOU})" if nl else ""
+    lines = [title, head, "-" * len(head)]
 
     def row(label: str, tracker: str, s: dict) -> str:
-        return (
+        text = (
             f"{label:28} {tracker:14} {s['frames']:7d} {s['auc'] * 100:6.1f} {s['precision_20px'] * 100:6.1f}"
             f" {s['norm_precision_020'] * 100:7.1f} {s['fps']:8.1f}"
         )
+        if "grounding_iou" in s:
+            text += f" {s['grounding_iou']:7.2f}"
+        elif "grounded" in s:
+            text += f" {s['grounded']:3d} of {s['sequences']}"
+        return text
 
     trackers = summary["trackers"]
     names = sorted({s for t in trackers.values() for s in (*t["sequences"], *t["failed"])})

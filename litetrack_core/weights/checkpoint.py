@@ -253,6 +253,7 @@ def export_checkpoint(
 
 def _write(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> Path:
     """safetensors written atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, tmp, metadata=metadata)
     os.replace(tmp, path)

@@ -118,3 +118,23 @@ def test_csrt_contract(dataset):
     lost = tracker.track(np.full_like(seq.frame(0), 128))
     assert lost.state is TrackState.LOST and lost.score == 0.0 and lost.frame_index == 1
     assert lost.box_xywh_px == first.box_xywh_px
+
+
+def test_nl_mode_reports_the_first_frame_grounding(dataset, tmp_path):
+    from conftest import tiny_config
+    from litetrack_core.eval.metrics import iou
+    from litetrack_core.models import create_model
+    from litetrack_core.tracking.tracker import Tracker
+
+    model = create_model(tiny_config(csa=True))
+    seq = load_dataset(dataset, ["crossing_otb"])[0]
+    summary = evaluate({"litetrack": lambda: Tracker(model)}, [seq], "nl", tmp_path)
+    entry = summary["trackers"]["litetrack"]
+    first = [float(v) for v in (tmp_path / "litetrack" / "crossing_otb.txt").read_text().splitlines()[0].split(",")]
+    expected = iou(np.array([first]), seq.ground_truth[:1].astype(np.float64))[0]
+    assert entry["sequences"]["crossing_otb"]["grounding_iou"] == pytest.approx(expected, abs=0.01)  # file: 2 decimals
+    assert entry["overall"]["grounded"] == int(expected > 0.5)
+    assert "IoU@0" in (tmp_path / "summary.txt").read_text()
+    # bbox mode starts from the box: no grounding column.
+    bbox = evaluate({"csrt": CsrtTracker}, [seq], "bbox", tmp_path / "bbox")
+    assert "grounding_iou" not in bbox["trackers"]["csrt"]["sequences"]["crossing_otb"]

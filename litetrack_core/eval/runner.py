@@ -145,7 +145,7 @@ def evaluate(
             _write_boxes(out / name / f"{seq.name}.txt", boxes)
             done[name][seq.name] = (sequence_scores(boxes, seq.ground_truth, seq.absent), len(seq) / fps)
             if mode == "nl":
-                grounding[name][seq.name] = float(iou(boxes[:1], seq.ground_truth[:1].astype(np.float64))[0])
+                grounding[name][seq.name] = float(iou(boxes[:1], seq.ground_truth[:1])[0])
 
     common = [seq.name for seq in usable if all(seq.name in done[name] for name in trackers)]
     summary = {

@@ -24,8 +24,9 @@ def apply_litetrack_freezing(model: LiteTrack, frozen_blocks: int = 4, frozen_te
             p.requires_grad_(False)
         elif not conv_stem and parts[0] in ("patch_embed", "pos_embed_z", "pos_embed_x"):
             p.requires_grad_(False)
-        elif parts[0] == "blocks" and not conv_stem and int(parts[1]) < frozen_blocks and not (
-            parts[2].startswith("norm") or name.startswith(f"blocks.{parts[1]}.attn.csa.")
+        elif (
+            parts[0] == "blocks" and not conv_stem and int(parts[1]) < frozen_blocks
+            and not parts[2].startswith("norm") and parts[2:4] != ["attn", "csa"]
         ):
             p.requires_grad_(False)
         elif name.startswith("text.bert.embeddings."):

@@ -219,11 +219,8 @@ def load_model(
 
 def save_checkpoint(model: LiteTrack, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """Write weights and config to ``path`` (.safetensors) atomically (temp file, then rename)."""
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"checkpoints are written as .safetensors, got {path}")
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    return _write(state, path, {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", **(metadata or {})})
+    return _write(state, Path(path), {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", **(metadata or {})})
 
 
 def export_checkpoint(
@@ -235,9 +232,6 @@ def export_checkpoint(
     """
     from litetrack_core.weights.pretrained import init_from_packages  # imports this module
 
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"checkpoints are written as .safetensors, got {path}")
     reference = create_model(model.cfg)
     provided = set(init_from_packages(reference))
     ref = reference.state_dict()
@@ -248,11 +242,13 @@ def export_checkpoint(
             continue
         state[name] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
     meta = {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", "base": "packages", **(metadata or {})}
-    return _write(state, path, meta), len(ref) - len(state)
+    return _write(state, Path(path), meta), len(ref) - len(state)
 
 
 def _write(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> Path:
     """safetensors written atomically (temp file, then rename)."""
+    if path.suffix != ".safetensors":
+        raise ValueError(f"checkpoints are written as .safetensors, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(state, tmp, metadata=metadata)

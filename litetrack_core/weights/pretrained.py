@@ -71,7 +71,7 @@ def load_vit_visual(model: LiteTrack, vit: dict[str, torch.Tensor], source: str)
     if bad or unknown:
         raise CheckpointError(f"{source} does not fit config {cfg.name!r}: shapes {bad[:5]}, unknown {unknown[:5]}")
     model.load_state_dict(new, strict=False)
-    _open_csa_gates(model)
+    _open_csa_gates(model, new)
     log.info("visual side initialised from %s: %d tensors", source, len(new))
     return sorted(new)
 
@@ -80,13 +80,13 @@ def load_vit_visual(model: LiteTrack, vit: dict[str, torch.Tensor], source: str)
 _OPEN_GATE_BIAS = 6.0
 
 
-def _open_csa_gates(model: LiteTrack) -> None:
-    """A pretrained ViT has no channel self-attention: start every CSA gate open, so that the
-    blocks compute what they were trained to compute until training moves the gates (random
-    gates would scale each channel of every attention output by about 0.5 +- 0.2)."""
-    for block in model.blocks:
+def _open_csa_gates(model: LiteTrack, loaded: dict[str, torch.Tensor]) -> None:
+    """A pretrained ViT without channel self-attention: start every CSA gate it did not bring
+    open, so that the blocks compute what they were trained to compute until training moves the
+    gates (random gates would scale each channel of every attention output by about 0.5 +- 0.2)."""
+    for i, block in enumerate(model.blocks):
         csa = block.attn.csa
-        if csa is not None:
+        if csa is not None and f"blocks.{i}.attn.csa.fc2.weight" not in loaded:
             with torch.no_grad():
                 csa.fc2.weight.zero_()
                 csa.fc2.bias.fill_(_OPEN_GATE_BIAS)

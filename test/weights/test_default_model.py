@@ -3,15 +3,13 @@ command and the node get without a checkpoint, and tracks far better than its un
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import torch
 
 from litetrack_core.eval.datasets import load_dataset
 from litetrack_core.eval.metrics import iou
-from litetrack_core.models import create_model
+from litetrack_core.models import create_model, get_config
 from litetrack_core.models.configs import DEFAULT_CONFIG
 from litetrack_core.tracking.tracker import Tracker, load_tracker
 from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
@@ -33,7 +31,7 @@ def test_the_shipped_file_is_small_and_loads_exactly(shipped):
     model, report = shipped
     assert report.exact, str(report)
     assert model.cfg.name == DEFAULT_CONFIG
-    assert model.cfg == dataclasses.replace(create_model(DEFAULT_CONFIG).cfg)  # the registered config
+    assert model.cfg == get_config(DEFAULT_CONFIG)  # the registered config
 
 
 def test_load_tracker_without_a_checkpoint_runs_the_shipped_model(shipped):

@@ -17,6 +17,7 @@ tracker is only ever touched by one thread.
 from __future__ import annotations
 
 import math
+import signal
 import threading
 import time
 from collections import deque
@@ -26,11 +27,12 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.lifecycle import Node, State, TransitionCallbackReturn
 from rclpy.parameter import Parameter
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 from std_srvs.srv import Trigger
@@ -484,8 +486,16 @@ def _fmt(box: tuple[float, float, float, float]) -> str:
 
 
 def main(args: list[str] | None = None) -> None:
-    """Console entry point: spin the node on a multi-threaded executor until SIGINT."""
-    rclpy.init(args=args)
+    """Console entry point: spin the node on a multi-threaded executor until SIGINT or SIGTERM.
+
+    The signals only set a flag that the spin loop checks every 0.1 s; the context is shut down
+    after the loop. rclpy's own handlers shut the context down from inside the signal, racing the
+    executor (seen: an RCLError from a wait set built on the dead context, and a node that never
+    exited)."""
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         node = TrackerNode()
     except Exception as err:  # noqa: BLE001 - a bad parameter must end with a message, not a trace
@@ -495,11 +505,11 @@ def main(args: list[str] | None = None) -> None:
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     finally:
         node._stop_worker()
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
 

@@ -142,7 +142,8 @@ def _dataset(entry: Any) -> DatasetSpec:
 
 
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a YAML training config; dataset paths are relative to the file's folder."""
+    """Read a YAML training config; dataset paths and a checkpoint ``init`` are relative to the
+    file's folder."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -157,4 +158,6 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
     data["datasets"] = [
         str((path.parent / e).resolve()) if isinstance(e, str) else e for e in data.get("datasets", ())
     ]
+    if data.get("init", "packages") not in ("packages", "random"):
+        data["init"] = str((path.parent / data["init"]).resolve())
     return TrainConfig.from_dict(data)

@@ -63,9 +63,9 @@ def start_node(checkpoint, **overrides) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def stop_node(proc: subprocess.Popen) -> tuple[int, str]:
+def stop_node(proc: subprocess.Popen, signum: int = signal.SIGINT) -> tuple[int, str]:
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
     try:
         out, _ = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:
@@ -356,6 +356,18 @@ def test_compressed_input_and_debug_image(checkpoint, sequence, ros_node, spin_u
     finally:
         rc, out = stop_node(proc)
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_straight_after_start_ends_the_node_cleanly(checkpoint, ros_node, spin_until, signum):
+    """Ctrl-C, or launch's SIGTERM, as soon as the node serves: exit status 0 and no traceback
+    (rclpy's own handlers raced the executor here)."""
+    proc = start_node(checkpoint)
+    try:
+        Graph(ros_node(f"probe_signal_{signum}"), spin_until).ready()
+    finally:
+        rc, out = stop_node(proc, signum)
+    assert rc == 0 and "Traceback" not in out, out
 
 
 def test_live_parameters_are_validated(graph):

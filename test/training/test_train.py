@@ -123,3 +123,18 @@ def test_committed_run_configs_parse():
     for path in configs:
         cfg = load_train_config(path)
         assert cfg.total_steps > 0 and cfg.model_config().name
+
+
+def test_a_checkpoint_init_is_read_relative_to_the_config(tmp_path):
+    """As dataset paths are: a second-stage config names the first stage's run folder."""
+    from litetrack_core.training.config import load_train_config
+
+    (tmp_path / "configs").mkdir()
+    path = tmp_path / "configs/stage2.yaml"
+    path.write_text("model: litetrack-s168\ninit: ../runs/stage1/last.safetensors\ndatasets: [../data]\n")
+    cfg = load_train_config(path)
+    assert cfg.init == str(tmp_path / "runs/stage1/last.safetensors")
+    assert [d.path for d in cfg.datasets] == [str(tmp_path / "data")]
+    for keyword in ("packages", "random"):
+        path.write_text(f"model: litetrack-s168\ninit: {keyword}\ndatasets: [../data]\n")
+        assert load_train_config(path).init == keyword

@@ -12,12 +12,13 @@ test: setup
 	.venv/bin/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
 
-# Re-creates the default model: its offline training set, the training run, and the shipped file
+# Re-creates the default model: its offline training set, the two training stages, and the shipped file
 # (docs/training.md; litetrack_core/weights/default/MODEL_CARD.md).
 train-default: setup
 	scripts/make_training_data.sh data/train
 	.venv/bin/litetrack train configs/train/litetrack-s168.yaml --out runs/litetrack-s168
-	.venv/bin/litetrack export runs/litetrack-s168/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
+	.venv/bin/litetrack train configs/train/litetrack-s168-stage2.yaml --out runs/litetrack-s168-stage2
+	.venv/bin/litetrack export runs/litetrack-s168-stage2/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
 
 # The default model's backbone candidates (DINOv2 ViT-S/14, EfficientNet-Lite0), same data and steps.
 compare-backbones: setup

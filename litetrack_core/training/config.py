@@ -152,12 +152,18 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
     if not isinstance(data, dict):
         raise ValueError(f"training config {path} must be a mapping of settings")
     data.update(overrides or {})
-    for entry in data.get("datasets", ()):
-        if isinstance(entry, dict) and "path" in entry:
-            entry["path"] = str((path.parent / entry["path"]).resolve())
-    data["datasets"] = [
-        str((path.parent / e).resolve()) if isinstance(e, str) else e for e in data.get("datasets", ())
-    ]
-    if data.get("init", "packages") not in ("packages", "random"):
-        data["init"] = str((path.parent / data["init"]).resolve())
+
+    def here(relative: str) -> str:
+        return str((path.parent / relative).resolve())
+
+    def dataset(entry: Any) -> Any:
+        if isinstance(entry, str):
+            return here(entry)
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+            return {**entry, "path": here(entry["path"])}
+        return entry  # TrainConfig.from_dict says what is wrong with it
+
+    data["datasets"] = [dataset(e) for e in data.get("datasets", ())]
+    if isinstance(data.get("init"), str) and data["init"] not in ("packages", "random"):
+        data["init"] = here(data["init"])
     return TrainConfig.from_dict(data)

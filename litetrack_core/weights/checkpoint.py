@@ -220,7 +220,7 @@ def load_model(
 def save_checkpoint(model: LiteTrack, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """Write weights and config to ``path`` (.safetensors) atomically (temp file, then rename)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    return _write(state, Path(path), {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", **(metadata or {})})
+    return _write(state, Path(path), model.cfg, metadata or {})
 
 
 def export_checkpoint(
@@ -241,16 +241,15 @@ def export_checkpoint(
         if name in provided and torch.equal(value, ref[name]):
             continue
         state[name] = (value.to(dtype) if value.is_floating_point() else value).contiguous()
-    meta = {"config": json.dumps(model.cfg.to_dict()), "format": "litetrack", "base": "packages", **(metadata or {})}
-    return _write(state, Path(path), meta), len(ref) - len(state)
+    return _write(state, Path(path), model.cfg, {"base": "packages", **(metadata or {})}), len(ref) - len(state)
 
 
-def _write(state: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> Path:
-    """safetensors written atomically (temp file, then rename)."""
+def _write(state: dict[str, torch.Tensor], path: Path, cfg: ModelConfig, metadata: dict[str, str]) -> Path:
+    """safetensors with the model's config in its metadata, written atomically (temp file, then rename)."""
     if path.suffix != ".safetensors":
         raise ValueError(f"checkpoints are written as .safetensors, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(state, tmp, metadata=metadata)
+    save_file(state, tmp, metadata={"config": json.dumps(cfg.to_dict()), "format": "litetrack", **metadata})
     os.replace(tmp, path)
     return path

@@ -89,6 +89,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("datasets: name at least one dataset folder")
+        if not isinstance(self.init, str) or not self.init:
+            raise ValueError(f"init={self.init!r} must be packages, random or a checkpoint path")
         for name in ("epochs", "samples_per_epoch", "batch_size", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")

@@ -98,6 +98,7 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
         ({"model": "no-such-model"}, "unknown model config 'no-such-model'"),
         ({"datasets": [{"path": "/nonexistent/data"}]}, "/nonexistent/data"),
         ({"datasets": [{"path": "/some/data", "repeat": 0}]}, "repeat=0 must be an integer >= 1"),
+        ({"init": 5}, "init=5 must be packages, random or a checkpoint path"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message):

@@ -4,7 +4,8 @@
     litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
     litetrack models                       parameters and FLOPs of every named config
     litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
-    litetrack data OUT --photos DIR --videos FILE   make the offline training set
+    litetrack data offline OUT --photos DIR --videos FILE   make the offline training set (rendered, pseudo-labelled)
+    litetrack data real --mirror DIR --out DIR   materialise the real corpus from local copies of its repositories
     litetrack train CONFIG --out DIR       train (torchrun --nproc_per_node N -m litetrack_core.cli train ... for DDP)
     litetrack export RUN/last.safetensors OUT   the shippable form of a trained model (float16, no package weights)
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
@@ -174,7 +175,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_data(args: argparse.Namespace) -> int:
+def _cmd_data_offline(args: argparse.Namespace) -> int:
     from litetrack_core.training.make_data import make_training_data
 
     for path in [*args.photos, *args.videos]:
@@ -187,6 +188,32 @@ def _cmd_data(args: argparse.Namespace) -> int:
     )
     print(", ".join(f"{name}: {n} sequences" for name, n in counts.items()) + f" under {args.out}")
     return 0
+
+
+def _cmd_data_real(args: argparse.Namespace) -> int:
+    from litetrack_core.data.manifest import ManifestError, load_manifest
+    from litetrack_core.data.real import materialise
+
+    try:
+        entries = load_manifest(args.manifest)
+    except ManifestError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.names:
+        unknown = sorted(set(args.names) - {e.name for e in entries})
+        if unknown:
+            print(f"error: not in the manifest: {', '.join(unknown)}", file=sys.stderr)
+            return 2
+        entries = [e for e in entries if e.name in set(args.names)]
+    if not args.mirror.is_dir() and args.clone_from is None:
+        print(f"error: mirror folder {args.mirror} does not exist (pass --clone-from to clone into it)", file=sys.stderr)
+        return 2
+    report = materialise(entries, args.mirror, args.out, clone_from=args.clone_from)
+    for seq in report.written:
+        print(f"wrote {seq.name}: {seq.frames} frames, {seq.visible} annotated, {seq.sentences} sentences"
+              f"{' (frames kept)' if seq.kept else ''}")
+    print(f"{args.out}: {report.summary()}")
+    return 0 if report.written else 1
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -291,15 +318,26 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, help="also write the report to this JSON file")
     b.set_defaults(func=_cmd_bench)
 
-    d = sub.add_parser("data", help="make the offline training set (rendered scenes, pseudo-labelled video, warped photos)")
-    d.add_argument("out", type=Path, help="output folder (reruns complete what is missing)")
-    d.add_argument("--photos", type=Path, nargs="*", default=[], help="folders of photos (backgrounds and warped stills)")
-    d.add_argument("--videos", type=Path, nargs="*", default=[], help="video files or frame folders (pseudo boxes)")
-    d.add_argument("--synthetic", type=int, default=1000, help="rendered sequences")
-    d.add_argument("--warps-per-photo", type=int, default=4)
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--workers", type=int, default=1, help="processes for rendering")
-    d.set_defaults(func=_cmd_data)
+    d = sub.add_parser("data", help="make training data: the offline set, or the real corpus from its repositories")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    do = dsub.add_parser("offline", help="rendered scenes, pseudo-labelled video, warped photos")
+    do.add_argument("out", type=Path, help="output folder (reruns complete what is missing)")
+    do.add_argument("--photos", type=Path, nargs="*", default=[], help="folders of photos (backgrounds and warped stills)")
+    do.add_argument("--videos", type=Path, nargs="*", default=[], help="video files or frame folders (pseudo boxes)")
+    do.add_argument("--synthetic", type=int, default=1000, help="rendered sequences")
+    do.add_argument("--warps-per-photo", type=int, default=4)
+    do.add_argument("--seed", type=int, default=0)
+    do.add_argument("--workers", type=int, default=1, help="processes for rendering")
+    do.set_defaults(func=_cmd_data_offline)
+    dr = dsub.add_parser("real", help="the real corpus of litetrack_core/data/real_corpus.yaml, from repository copies")
+    dr.add_argument("--mirror", type=Path, required=True,
+                    help="folder of local repository copies (owner+name/repo, owner+name, owner/name or name)")
+    dr.add_argument("--out", type=Path, default=Path("data/train/real"), help="output folder (default data/train/real)")
+    dr.add_argument("--clone-from", metavar="URL",
+                    help="clone repositories missing from --mirror from here (e.g. https://github.com)")
+    dr.add_argument("--manifest", type=Path, help="another manifest (default: the packaged one)")
+    dr.add_argument("--names", nargs="+", help="only these sequences")
+    dr.set_defaults(func=_cmd_data_real)
 
     r = sub.add_parser("train", help="train a model (one process, or one per device under torchrun)")
     r.add_argument("config", type=Path, help="training config (YAML, see configs/train/)")

@@ -1,4 +1,4 @@
-"""``litetrack data``: the default model's training set, made from what is available offline.
+"""``litetrack data offline``: the default model's training set, made from what is available offline.
 
 Three parts, each in the project's sequence layout (so ``load_dataset`` and the sampler read
 them like any dataset):

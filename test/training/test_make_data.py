@@ -16,7 +16,7 @@ def test_training_set_from_local_files(tmp_path, shared_data):
         shutil.copy(shared_data / f"sequences/{name}/img/000001.jpg", photos / f"{name}.jpg")
     video = shared_data / "sequences/crossing_otb/img"
     out = tmp_path / "train"
-    args = [sys.executable, "-m", "litetrack_core.cli", "data", str(out), "--photos", str(photos),
+    args = [sys.executable, "-m", "litetrack_core.cli", "data", "offline", str(out), "--photos", str(photos),
             "--videos", str(video), "--synthetic", "3", "--warps-per-photo", "2"]
     first = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -35,7 +35,7 @@ def test_training_set_from_local_files(tmp_path, shared_data):
 
 def test_missing_input_is_refused(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "litetrack_core.cli", "data", str(tmp_path / "out"), "--videos", str(tmp_path / "none.avi")],
+        [sys.executable, "-m", "litetrack_core.cli", "data", "offline", str(tmp_path / "out"), "--videos", str(tmp_path / "none.avi")],
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 2 and "none.avi does not exist" in done.stderr

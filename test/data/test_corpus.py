@@ -1,0 +1,86 @@
+"""The committed real corpus: its size, its sentences, and that it holds nothing the project evaluates
+on or has excluded (../shared/data/EXCLUDE.txt and the seven evaluation sequences)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+import cv2
+import pytest
+
+from litetrack_core.data.hashing import dhash64, hamming, sha1_hex
+from litetrack_core.data.manifest import load_manifest
+
+ENTRIES = load_manifest()
+
+
+def test_corpus_size_and_sentences():
+    assert len(ENTRIES) >= 60
+    assert sum(e.frame_count for e in ENTRIES) >= 8000
+    for e in ENTRIES:
+        assert e.sentences and all(len(s.split()) >= 4 for s in e.sentences), e.name
+        assert len(e.grounding_frames) >= 3 and 1 in e.grounding_frames, e.name
+    assert len({e.dataset for e in ENTRIES}) >= 5  # persons, vehicles, animals, aerial, hand-held footage
+
+
+def test_sequences_are_distinct():
+    """No two entries start on the same picture, and entries cut from one video share at most the
+    frame where one ends and the next begins (UAV123's sub-sequences)."""
+    firsts = [e.first_frame for e in ENTRIES]
+    assert len({h.sha1 for h in firsts}) == len(ENTRIES)
+    assert len({h.dhash for h in firsts}) == len(ENTRIES)
+    by_video = defaultdict(list)
+    for e in ENTRIES:
+        by_video[(e.repository, e.frames)].append(e.frame_range)
+    for ranges in by_video.values():
+        ranges.sort()
+        for (_, end), (start, _) in zip(ranges, ranges[1:]):
+            assert start >= end, ranges
+
+
+def _excluded_names(shared_data) -> set[str]:
+    names = set()
+    for line in (shared_data / "EXCLUDE.txt").read_text().splitlines():
+        fields = line.split("#")[0].split()
+        if len(fields) == 2:
+            name = fields[1].lower()
+            names |= {name, f"{name}-1", f"{name}-2", f"{name}_1", f"{name}_2"}
+    return names
+
+
+def test_no_excluded_name(shared_data):
+    excluded = _excluded_names(shared_data)
+    assert len(excluded) >= 5 * 30  # the file was read
+    for e in ENTRIES:
+        stem = re.sub(r"_[a-z0-9]+$", "", e.name)  # walker_otb -> walker
+        for name in (e.original_name.lower(), e.name.lower(), stem):
+            assert name not in excluded, f"{e.name}: {name} is excluded"
+
+
+def test_no_evaluation_sequence(shared_data):
+    """The first frames of the seven evaluation sequences: their SHA-1 and dhash appear nowhere in the
+    manifest, and no manifest frame is a near copy of them (a re-encoded frame differs in a few bits)."""
+    sequences = sorted((shared_data / "sequences").iterdir())
+    assert len(sequences) == 7
+    manifest_sha1 = {h.sha1 for e in ENTRIES for h in (e.first_frame, e.last_frame)}
+    manifest_dhash = [h.dhash for e in ENTRIES for h in (e.first_frame, e.last_frame)]
+    for seq in sequences:
+        first = sorted((seq / "img").iterdir())[0]
+        sha1 = sha1_hex(first.read_bytes())
+        dhash = dhash64(cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB))
+        assert sha1 not in manifest_sha1, seq.name
+        assert dhash not in manifest_dhash, seq.name
+        assert min(hamming(dhash, h) for h in manifest_dhash) > 4, seq.name
+        assert seq.name.rsplit("_", 1)[0].lower() not in {e.original_name.lower() for e in ENTRIES}
+
+
+@pytest.mark.parametrize("name", ["crossing_otb", "girl_otb"])
+def test_evaluation_frames_hash_apart_from_their_reencoding(shared_data, name):
+    """The near-copy margin above means something: a re-encoded copy stays within it."""
+    first = sorted((shared_data / "sequences" / name / "img").iterdir())[0]
+    image = cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB)
+    ok, data = cv2.imencode(".jpg", cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+                            [cv2.IMWRITE_JPEG_QUALITY, 60])
+    copy = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    assert hamming(dhash64(image), dhash64(copy)) <= 4

@@ -15,8 +15,11 @@ Layouts that ``load_dataset`` recognises (checked in this order; ``ROOT`` is the
   ``<video>-2`` (Jogging, Skating2); a folder whose only non-empty box file is numbered (Human4) uses
   that file. The OTB-100 videos annotated on part of their frames (David from frame 300; Diving,
   Football1, Freeman3, Freeman4 from frame 1) are cut to their annotated frames.
-* One sequence folder: ``ROOT/img/`` (this project's development set, or LaSOT's when ``nlp.txt`` or an
+* One sequence folder: ``ROOT/img/`` (this project's layout, or LaSOT's when ``nlp.txt`` or an
   occlusion flag file is there), ``ROOT/imgs/`` (TNL2K), or one GOT-10k sequence (``absence.label``).
+  This project's layout (development set, rendered data, the real corpus of ``litetrack data real``):
+  ``groundtruth.txt``, ``language.txt`` (sentences, one a line, all for the first frame) and, where
+  given, ``grounding.txt`` (1-based frames where the first sentence still holds).
 * TNL2K: ``ROOT/<seq>/imgs/*`` (jpg or png), ``groundtruth.txt``, ``language.txt``.
 * GOT-10k, one split folder: ``ROOT/GOT-10k_Train_000001/00000001.jpg ...`` (frames in the sequence
   folder itself), ``groundtruth.txt``, ``absence.label`` and ``cover.label`` (one value per line: a frame
@@ -74,8 +77,11 @@ class Sequence:
     """One video with its annotation.
 
     name: unique within the dataset. frame_paths: image files in frame order.
-    ground_truth: (N, 4) float64 x, y, w, h pixels. language: one sentence naming the target, or None.
-    absent: (N,) bool, True where the target is not visible (flagged, or invalid ground truth).
+    ground_truth: (N, 4) float64 x, y, w, h pixels. language: one sentence naming the target (the
+    first of ``sentences``), or None. absent: (N,) bool, True where the target is not visible (flagged,
+    or invalid ground truth). sentences: every sentence of the sequence's sentence file (one a line),
+    all describing the target in its first frame. grounding_frames: 0-based frames where the first
+    sentence still holds (``grounding.txt``), or None when the sequence does not say.
     """
 
     name: str
@@ -83,6 +89,8 @@ class Sequence:
     ground_truth: np.ndarray
     language: str | None
     absent: np.ndarray
+    sentences: tuple[str, ...] = ()
+    grounding_frames: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.frame_paths)
@@ -90,6 +98,13 @@ class Sequence:
             raise ValueError(f"ground_truth of {self.name!r} must have shape ({n}, 4), got {self.ground_truth.shape}")
         if self.absent.shape != (n,):
             raise ValueError(f"absent of {self.name!r} must have shape ({n},), got {self.absent.shape}")
+        # The first sentence is ``language``: replacing ``language`` (dataclasses.replace) updates both.
+        if self.language is None:
+            object.__setattr__(self, "sentences", ())
+        elif not self.sentences or self.sentences[0] != self.language:
+            object.__setattr__(self, "sentences", (self.language, *self.sentences[1:]))
+        if self.grounding_frames is not None and not all(0 <= i < n for i in self.grounding_frames):
+            raise ValueError(f"grounding_frames of {self.name!r} must lie in 0..{n - 1}, got {self.grounding_frames}")
 
     def __len__(self) -> int:
         return len(self.frame_paths)
@@ -169,6 +184,7 @@ class _Spec:
 
 
 _DEVSET = _Spec("sequences")
+_GROUNDING = "grounding.txt"  # this project's layout: frames (1-based) where the first sentence holds
 _LASOT = _Spec("LaSOT", language="nlp.txt", flags=("full_occlusion.txt", "out_of_view.txt"), numbered=True)
 _TNL2K = _Spec("TNL2K", frames="imgs")
 _GOT10K = _Spec("GOT-10k", frames=None, language=None, labels=True, numbered=True)
@@ -425,13 +441,15 @@ def _read_sequence(
         raise _Broken("the target is visible in no frame (every frame flagged absent or without a valid box)")
 
     language_path = language if language is not None else (folder / spec.language if spec.language else None)
-    sentence = None
+    sentences: tuple[str, ...] = ()
     if language_path is not None:
-        sentence = _read_sentence(language_path)
-        if sentence is None:
+        sentences = _read_sentences(language_path)
+        if not sentences:
             state = "is empty" if language_path.is_file() else "is missing"
             log.warning("sequence %s (%s): %s %s; language None", name, spec.layout, language_path, state)
-    return Sequence(name, tuple(frame_paths), ground_truth, sentence, absent)
+    grounding = _read_grounding(folder / _GROUNDING, n) if spec is _DEVSET and (folder / _GROUNDING).is_file() else None
+    language_text = sentences[0] if sentences else None
+    return Sequence(name, tuple(frame_paths), ground_truth, language_text, absent, sentences, grounding)
 
 
 def _frame_number(path: Path) -> int | None:
@@ -522,12 +540,19 @@ def _read_got10k_labels(name: str, folder: Path, frames: int) -> np.ndarray:
     return absent
 
 
-def _read_sentence(path: Path) -> str | None:
+def _read_sentences(path: Path) -> tuple[str, ...]:
     if not path.is_file():
-        return None
+        return ()
     text = path.read_text(encoding="utf-8-sig", errors="replace")
-    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else None
+    return tuple(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def _read_grounding(path: Path, frames: int) -> tuple[int, ...]:
+    """0-based frames of ``grounding.txt`` (1-based positions, one a line)."""
+    fields = _fields(path.read_text(encoding="utf-8-sig"))
+    if not fields or not all(f.isdigit() and 1 <= int(f) <= frames for f in fields):
+        raise _Broken(f"{path.name} must hold frame positions 1..{frames}, one a line, got {' '.join(fields[:5])!r}")
+    return tuple(int(f) - 1 for f in fields)
 
 
 # --- RefCOCO / RefCOCO+ / RefCOCOg -----------------------------------------------------------------

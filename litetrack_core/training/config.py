@@ -25,8 +25,14 @@ class DatasetSpec:
 
     names: only these sequences (None: all). exclude: leave these out (held-out sequences).
     split: the split folder where the layout has several (train / val / test).
-    repeat: each sequence enters the sampling pool this many times (sequences are drawn
-        uniformly), to weigh a small real set against a large rendered one.
+    weight: this dataset's share of the samples, relative to the other datasets' weights. Either
+        every dataset of a config has one or none has; without weights a dataset's share is its
+        number of sequences times ``repeat`` (sequences drawn uniformly over all datasets).
+    repeat: without weights, each sequence counts this many times (to weigh a small real set
+        against a large rendered one); with weights it must stay 1.
+    task_mix: (BBOX, NL, NLBBOX) probabilities of this dataset's samples (default: the config's).
+        The same folder may be listed twice, e.g. once for tracking and once with [0, 1, 0] for
+        grounding samples from its sentences.
     """
 
     path: str
@@ -34,10 +40,22 @@ class DatasetSpec:
     exclude: tuple[str, ...] = ()
     split: str | None = None
     repeat: int = 1
+    weight: float | None = None
+    task_mix: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.repeat, int) or self.repeat < 1:
             raise ValueError(f"dataset {self.path}: repeat={self.repeat!r} must be an integer >= 1")
+        if self.weight is not None:
+            if isinstance(self.weight, bool) or not isinstance(self.weight, (int, float)) or not 0 < self.weight < float("inf"):
+                raise ValueError(f"dataset {self.path}: weight={self.weight!r} must be a number > 0")
+            if self.repeat != 1:
+                raise ValueError(f"dataset {self.path}: give weight or repeat, not both")
+        if self.task_mix is not None:
+            mix = self.task_mix
+            if len(mix) != 3 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in mix) \
+                    or sum(mix) <= 0:
+                raise ValueError(f"dataset {self.path}: task_mix={list(mix)} must be 3 numbers >= 0 (BBOX, NL, NLBBOX), sum > 0")
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.datasets:
             raise ValueError("datasets: name at least one dataset folder")
+        weighted = [d.weight is not None for d in self.datasets]
+        if any(weighted) and not all(weighted):
+            raise ValueError("datasets: give every dataset a weight, or none")
         if not isinstance(self.init, str) or not self.init:
             raise ValueError(f"init={self.init!r} must be packages, random or a checkpoint path")
         for name in ("epochs", "samples_per_epoch", "batch_size", "log_every", "save_every"):
@@ -134,7 +155,7 @@ def _dataset(entry: Any) -> DatasetSpec:
     if not isinstance(entry, dict):
         raise ValueError(f"a dataset is a path or a mapping with 'path', got {entry!r}")
     entry = dict(entry)
-    for key in ("names", "exclude"):
+    for key in ("names", "exclude", "task_mix"):
         if entry.get(key) is not None:
             entry[key] = tuple(entry[key])
     try:

@@ -17,9 +17,15 @@ batches them; losses and the training loop consume them):
 
 How a sample is made (facts from the public UVLTrack training code, reimplemented):
 
+* Pools (``SequencePool``): sequences may come in pools (one per dataset of a training config),
+  each with a weight (its share of the samples) and optionally its own task mix; a pool is drawn
+  first by weight. Plain sequences form one pool.
 * Task mix (``task_mix``, default UVLTrack's GROUNDING_RATIO 0.11, VL_RATIO 0.44, tracking the
-  rest): the task is drawn first, then a sequence that can serve it. Sequences without a
+  rest): the task is drawn next, then a sequence of the pool that can serve it. Sequences without a
   sentence serve BBOX samples only.
+* Sentences: a sequence may have several (``Sequence.sentences``, all written for its first frame);
+  NLBBOX samples and NL samples of the first frame take one at random, NL samples of later frames
+  the first (the one ``grounding_frames`` were checked against).
 * BBOX / NLBBOX: a visible template frame, then a search frame after it within ``max_gap`` frames
   (UVLTrack's MAX_SAMPLE_INTERVAL is 200; its "causal" mode). Only frames where the target is
   visible are searched, as in the reference, unless ``visible_search_only=False``: then absent
@@ -30,8 +36,10 @@ How a sample is made (facts from the public UVLTrack training code, reimplemente
   box is cropped exactly as the tracker does at test time (``crop_around``). The target's box in
   the crop uses the tracker's convention (crop centre = jittered centre), so training labels and
   test-time decoding agree.
-* NL (grounding): one visible frame among the sequence's first ``grounding_frames`` frames (the
-  reference takes them from the first 30: a sentence describes the start of a video), the whole
+* NL (grounding): one visible frame among the sequence's ``Sequence.grounding_frames`` where it
+  lists them (the frames where its sentence was checked to hold), else among its first
+  ``grounding_frames`` frames (the reference takes them from the first 30: a sentence describes
+  the start of a video), the whole
   frame letterboxed to the search size, template zeros, flag 1. With augmentation the frame's long
   side is drawn from ``S, S - p, ... `` (p = patch size, down to about two thirds of S) and the
   scaled frame is placed at a random position in the square, as the reference does.
@@ -79,6 +87,7 @@ __all__ = [
     "PairSampler",
     "SAMPLE_KEYS",
     "SampleInfo",
+    "SequencePool",
     "TrackingPairs",
     "swap_directions",
 ]
@@ -211,6 +220,39 @@ def swap_directions(text: str) -> str:
     return _DIRECTION.sub(repl, text)
 
 
+@dataclass(frozen=True)
+class SequencePool:
+    """Sequences drawn from together (one dataset of a training config).
+
+    weight: the pool's share of the samples, relative to the other pools' weights (> 0).
+    task_mix: (BBOX, NL, NLBBOX) probabilities of this pool's samples; None: the sampler's.
+    """
+
+    sequences: tuple[Sequence, ...]
+    weight: float = 1.0
+    task_mix: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.weight) and self.weight > 0):
+            raise ValueError(f"pool weight={self.weight} must be a finite number > 0")
+        if self.task_mix is not None:
+            _task_probabilities(self.task_mix)
+
+
+@dataclass(frozen=True)
+class _Pool:
+    members: np.ndarray  # indices into TrackingPairs.sequences
+    with_text: np.ndarray  # the members with a sentence
+    mix: np.ndarray  # normalised (BBOX, NL, NLBBOX)
+
+
+def _task_probabilities(task_mix) -> np.ndarray:
+    mix = np.asarray(task_mix, dtype=np.float64)
+    if mix.shape != (3,) or not np.isfinite(mix).all() or (mix < 0).any() or mix.sum() <= 0:
+        raise ValueError(f"task_mix={task_mix} must be 3 non-negative numbers (BBOX, NL, NLBBOX) with a positive sum")
+    return mix / mix.sum()
+
+
 class _BadData(Exception):
     """A frame or box that cannot be used; ``key`` names it for the once-only warning."""
 
@@ -232,8 +274,9 @@ class TrackingPairs(Dataset):
     """Training samples drawn from tracking sequences (see the module docstring).
 
     Args:
-        sequences: ``eval.datasets.Sequence`` objects (``load_dataset``); sequences without a
-            visible frame are left out with a warning.
+        sequences: ``eval.datasets.Sequence`` objects (``load_dataset``), or ``SequencePool`` objects
+            (weighted pools, each with an optional task mix); sequences without a visible frame are
+            left out with a warning.
         model_cfg: the model's config (or its name): crop sizes, factors, grids, text length.
         tokenizer: a ``Tokenizer`` with ``max_tokens == model_cfg.max_text_tokens``; None builds one.
         samples_per_epoch: ``len(self)``.
@@ -250,7 +293,7 @@ class TrackingPairs(Dataset):
 
     def __init__(
         self,
-        sequences: SequenceOf[Sequence],
+        sequences: SequenceOf[Sequence] | SequenceOf[SequencePool],
         model_cfg: ModelConfig | str,
         tokenizer: Tokenizer | None = None,
         samples_per_epoch: int = 30000,
@@ -281,10 +324,7 @@ class TrackingPairs(Dataset):
             raise ValueError(f"max_draws={max_draws} must be >= 1")
         if seed < 0:
             raise ValueError(f"seed={seed} must be >= 0")
-        mix = np.asarray(task_mix, dtype=np.float64)
-        if mix.shape != (3,) or not np.isfinite(mix).all() or (mix < 0).any() or mix.sum() <= 0:
-            raise ValueError(f"task_mix={task_mix} must be 3 non-negative numbers (BBOX, NL, NLBBOX) with a positive sum")
-        self.task_mix = mix / mix.sum()
+        self.task_mix = _task_probabilities(task_mix)
         self.samples_per_epoch = int(samples_per_epoch)
         self.max_gap = int(max_gap)
         self.seed = int(seed)
@@ -295,20 +335,35 @@ class TrackingPairs(Dataset):
         self.grounding_frames = int(grounding_frames)
         self.max_draws = int(max_draws)
 
+        pools = list(sequences)
+        if not all(isinstance(p, SequencePool) for p in pools):
+            pools = [SequencePool(tuple(pools))]
         self.sequences: list[Sequence] = []
-        for seq in sequences:
-            if not isinstance(seq, Sequence):
-                raise TypeError(f"sequences must be eval.datasets.Sequence objects, got {type(seq).__name__}")
-            if (~seq.absent).any():
-                self.sequences.append(seq)
-            else:
-                log.warning("sequence %r has no frame with a visible target; it gives no training samples", seq.name)
+        self._pools: list[_Pool] = []
+        weights = []
+        for pool in pools:
+            members = []
+            for seq in pool.sequences:
+                if not isinstance(seq, Sequence):
+                    raise TypeError(f"sequences must be eval.datasets.Sequence objects, got {type(seq).__name__}")
+                if (~seq.absent).any():
+                    members.append(len(self.sequences))
+                    self.sequences.append(seq)
+                else:
+                    log.warning("sequence %r has no frame with a visible target; it gives no training samples", seq.name)
+            if not members:
+                continue
+            with_text = [i for i in members if self.sequences[i].language and self.sequences[i].language.strip()]
+            mix = self.task_mix if pool.task_mix is None else _task_probabilities(pool.task_mix)
+            if not with_text and mix[[NL, NLBBOX]].sum() > 0:
+                log.warning("no sequence of a pool (%s, ...) has a sentence: its samples are BBOX samples",
+                            self.sequences[members[0]].name)
+            self._pools.append(_Pool(np.array(members), np.array(with_text, dtype=np.int64), mix))
+            weights.append(pool.weight)
         if not self.sequences:
             raise ValueError("no sequence with a visible target to draw training samples from")
+        self._pool_p = np.array(weights) / sum(weights)
         self._visible = [np.flatnonzero(~seq.absent) for seq in self.sequences]
-        self._with_text = [i for i, seq in enumerate(self.sequences) if seq.language and seq.language.strip()]
-        if not self._with_text and self.task_mix[[NL, NLBBOX]].sum() > 0:
-            log.warning("no sequence has a sentence: every sample will be a BBOX sample")
         self._warned: set[tuple[str, int]] = set()
 
     # ------------------------------------------------------------------ Dataset
@@ -334,13 +389,15 @@ class TrackingPairs(Dataset):
         rng, arng = np.random.default_rng(geometry_seed), np.random.default_rng(augment_seed)
         last: _BadData | None = None
         for _ in range(self.max_draws):
-            flag = int(rng.choice(3, p=self.task_mix))
-            if flag != BBOX and not self._with_text:
+            # One pool: no draw, so that a single dataset's samples do not depend on pools existing.
+            pool = self._pools[0] if len(self._pools) == 1 else self._pools[int(rng.choice(len(self._pools), p=self._pool_p))]
+            flag = int(rng.choice(3, p=pool.mix))
+            if flag != BBOX and not pool.with_text.size:
                 flag = BBOX
             try:
                 if flag == NL:
-                    return self._grounding_sample(rng, arng)
-                return self._pair_sample(flag, rng, arng)
+                    return self._grounding_sample(pool, rng, arng)
+                return self._pair_sample(flag, pool, rng, arng)
             except _BadData as err:
                 last = err
                 if err.key not in self._warned:
@@ -352,9 +409,8 @@ class TrackingPairs(Dataset):
 
     # ------------------------------------------------------------------ sample kinds
 
-    def _pair_sample(self, flag: int, rng: np.random.Generator, arng: np.random.Generator):
-        pool = self._with_text if flag == NLBBOX else range(len(self.sequences))
-        si = int(rng.choice(pool))
+    def _pair_sample(self, flag: int, pool: _Pool, rng: np.random.Generator, arng: np.random.Generator):
+        si = int(rng.choice(pool.with_text if flag == NLBBOX else pool.members))
         seq = self.sequences[si]
         t, s = self._frame_pair(si, rng)
         valid = not bool(seq.absent[s])
@@ -386,7 +442,7 @@ class TrackingPairs(Dataset):
         if flip:
             t_img, s_img = np.fliplr(t_img), np.fliplr(s_img)
             t_norm, s_norm = _mirror(t_norm), _mirror(s_norm)
-        text = seq.language if flag == NLBBOX else None
+        text = _sentence(seq, True, rng) if flag == NLBBOX else None
         if text is not None and flip:
             text = swap_directions(text)
         sample = self._pack(_to_input(t_img), s_img, t_norm, s_norm, text, flag, valid)
@@ -404,12 +460,15 @@ class TrackingPairs(Dataset):
         )
         return sample, info
 
-    def _grounding_sample(self, rng: np.random.Generator, arng: np.random.Generator):
-        si = int(rng.choice(self._with_text))
+    def _grounding_sample(self, pool: _Pool, rng: np.random.Generator, arng: np.random.Generator):
+        si = int(rng.choice(pool.with_text))
         seq = self.sequences[si]
         visible = self._visible[si]
-        early = visible[visible < self.grounding_frames]
-        s = int(rng.choice(early if early.size else visible))
+        if seq.grounding_frames:
+            candidates = np.intersect1d(visible, seq.grounding_frames)
+        else:
+            candidates = visible[visible < self.grounding_frames]
+        s = int(rng.choice(candidates if candidates.size else visible))
         aug = self.augmentation
         flip, gray = arng.random() < aug.flip, arng.random() < aug.grayscale
         frame = _read(seq, s)
@@ -418,7 +477,8 @@ class TrackingPairs(Dataset):
         image = self._photometric(image, rect, gray, arng)
         if flip:
             image, norm = np.fliplr(image), _mirror(norm)
-        text = swap_directions(seq.language) if flip else seq.language
+        text = _sentence(seq, s == 0, rng)
+        text = swap_directions(text) if flip else text
         z = self.cfg.template_size
         sample = self._pack(torch.zeros(3, z, z), image, None, norm, text, NL, True)
         info = SampleInfo(seq.name, NL, None, s, True, bool(flip), text, tuple(float(v) for v in box), None, None)
@@ -531,6 +591,13 @@ class TrackingPairs(Dataset):
 
 
 PairSampler = TrackingPairs
+
+
+def _sentence(seq: Sequence, any_holds: bool, rng: np.random.Generator) -> str:
+    """One of the sequence's sentences at random where ``any_holds`` (and it has several), else the first."""
+    if any_holds and len(seq.sentences) > 1:
+        return seq.sentences[int(rng.integers(len(seq.sentences)))]
+    return seq.language
 
 
 def _to_input(image: np.ndarray) -> torch.Tensor:

@@ -26,14 +26,14 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from litetrack_core.eval.datasets import Sequence, load_dataset
+from litetrack_core.eval.datasets import load_dataset
 from litetrack_core.models.factory import create_model
 from litetrack_core.models.freezing import apply_litetrack_freezing
 from litetrack_core.models.litetrack import LiteTrack
 from litetrack_core.models.text import TokenizedText
 from litetrack_core.training.config import TrainConfig
 from litetrack_core.training.losses import compute_losses
-from litetrack_core.training.sampling import TrackingPairs
+from litetrack_core.training.sampling import SequencePool, TrackingPairs
 from litetrack_core.weights.checkpoint import load_model, read_torch_file, save_checkpoint
 
 __all__ = ["train"]
@@ -79,7 +79,7 @@ def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
     net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
 
     data = TrackingPairs(
-        _sequences(cfg),
+        _pools(cfg),
         model.cfg,
         samples_per_epoch=cfg.samples_per_epoch * world,
         max_gap=cfg.max_gap,
@@ -156,14 +156,20 @@ def _build_model(cfg: TrainConfig, out: Path) -> LiteTrack:
     return load_model(cfg.init, cfg.model_config(), strict=False)[0]
 
 
-def _sequences(cfg: TrainConfig) -> list[Sequence]:
-    sequences: list[Sequence] = []
+def _pools(cfg: TrainConfig) -> list[SequencePool]:
+    """One pool per dataset of the config: its weight, or (without weights) its sequence count times
+    ``repeat``, which draws sequences uniformly over all datasets."""
+    pools = []
     for spec in cfg.datasets:
-        found = load_dataset(spec.path, spec.names, split=spec.split)
-        sequences += [s for s in found if s.name not in spec.exclude] * spec.repeat
-    if not sequences:
+        found = [s for s in load_dataset(spec.path, spec.names, split=spec.split) if s.name not in spec.exclude]
+        if not found:
+            log.warning("dataset %s gives no training sequences", spec.path)
+            continue
+        weight = spec.weight if spec.weight is not None else len(found) * spec.repeat
+        pools.append(SequencePool(tuple(found), float(weight), spec.task_mix))
+    if not pools:
         raise ValueError(f"no training sequences in {[s.path for s in cfg.datasets]}")
-    return sequences
+    return pools
 
 
 def _param_groups(model: LiteTrack, cfg: TrainConfig) -> list[dict]:

@@ -23,6 +23,7 @@ from litetrack_core.training.sampling import (
     Augmentation,
     Jitter,
     PairSampler,
+    SequencePool,
     TrackingPairs,
     swap_directions,
 )
@@ -307,6 +308,41 @@ def test_sequences_without_words_give_bbox_samples(sequences, tokenizer, caplog)
     for i in range(len(mixed)):
         _, info = mixed.draw(i)
         assert info.flag == 0 or info.sequence != silent[0].name
+
+
+def test_pools_share_samples_by_weight_and_keep_their_task_mix(by_name, tokenizer):
+    crossing, girl = by_name["crossing_otb"], by_name["girl_otb"]
+    ds = pairs([SequencePool((crossing,), 3.0), SequencePool((girl,), 1.0, NL_ONLY)], tokenizer, n=400,
+               mix=BBOX_ONLY, augment=False)
+    infos = [ds.draw(i)[1] for i in range(len(ds))]
+    from_crossing = [i for i in infos if i.sequence == "crossing_otb"]
+    assert 0.68 < len(from_crossing) / len(infos) < 0.82  # 0.75 expected; 400 draws: sd 0.022
+    assert all(i.flag == 0 for i in from_crossing)
+    assert all(i.flag == 1 for i in infos if i.sequence == "girl_otb")
+    with pytest.raises(ValueError, match="weight"):
+        SequencePool((crossing,), 0.0)
+    with pytest.raises(ValueError, match="task_mix"):
+        SequencePool((crossing,), 1.0, (0.0, 0.0, 0.0))
+
+
+def test_grounding_frames_and_several_sentences(by_name, tokenizer):
+    """NL samples come from the frames a sequence lists; the first frame takes any of its sentences,
+    later frames the first (the one the frames were checked against); NLBBOX samples any."""
+    seq = dataclasses.replace(by_name["girl_otb"], sentences=("a face turning", "the girl's face"),
+                              language="a face turning", grounding_frames=(0, 40, 80))
+    assert seq.sentences == ("a face turning", "the girl's face")
+    ds = pairs([seq], tokenizer, n=60, mix=NL_ONLY, augment=False)
+    seen = {}
+    for i in range(len(ds)):
+        _, info = ds.draw(i)
+        seen.setdefault(info.search_frame, set()).add(info.text)
+    assert set(seen) == {0, 40, 80}
+    assert seen[0] == {"a face turning", "the girl's face"}
+    assert seen[40] == seen[80] == {"a face turning"}
+    ds = pairs([seq], tokenizer, n=30, mix=NLBBOX_ONLY, augment=False)
+    assert {ds.draw(i)[1].text for i in range(len(ds))} == {"a face turning", "the girl's face"}
+    with pytest.raises(ValueError, match="grounding_frames"):
+        dataclasses.replace(seq, grounding_frames=(0, len(seq)))
 
 
 def test_absent_search_frames_give_invalid_samples(by_name, tokenizer):

@@ -99,6 +99,10 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
         ({"datasets": [{"path": "/nonexistent/data"}]}, "/nonexistent/data"),
         ({"datasets": [{"path": "/some/data", "repeat": 0}]}, "repeat=0 must be an integer >= 1"),
         ({"init": 5}, "init=5 must be packages, random or a checkpoint path"),
+        ({"datasets": [{"path": "/a", "weight": 1}, {"path": "/b"}]}, "give every dataset a weight, or none"),
+        ({"datasets": [{"path": "/a", "weight": 2, "repeat": 3}]}, "give weight or repeat, not both"),
+        ({"datasets": [{"path": "/a", "weight": -1}]}, "weight=-1 must be a number > 0"),
+        ({"datasets": [{"path": "/a", "task_mix": [0, 0]}]}, "task_mix=[0, 0] must be 3 numbers"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message):
@@ -139,3 +143,24 @@ def test_a_checkpoint_init_is_read_relative_to_the_config(tmp_path):
     for keyword in ("packages", "random"):
         path.write_text(f"model: litetrack-s168\ninit: {keyword}\ndatasets: [../data]\n")
         assert load_train_config(path).init == keyword
+
+
+def test_datasets_become_weighted_pools(tmp_path, shared_data):
+    """Each dataset is a pool: its weight, or without weights its sequence count times repeat (the
+    uniform draw over all sequences); a dataset's own task mix goes with it."""
+    from litetrack_core.training.config import load_train_config
+    from litetrack_core.training.trainer import _pools
+
+    seqs = str(shared_data / "sequences")
+    path = _config(tmp_path, shared_data, datasets=[
+        {"path": seqs, "names": ["crossing_otb", "girl_otb"], "repeat": 3},
+        {"path": seqs, "names": ["deer_otb"]},
+    ])
+    pools = _pools(load_train_config(path))
+    assert [(len(p.sequences), p.weight, p.task_mix) for p in pools] == [(2, 6.0, None), (1, 1.0, None)]
+    path = _config(tmp_path, shared_data, datasets=[
+        {"path": seqs, "names": ["crossing_otb", "girl_otb"], "weight": 0.7},
+        {"path": seqs, "names": ["deer_otb"], "weight": 0.3, "task_mix": [0, 1, 0]},
+    ])
+    pools = _pools(load_train_config(path))
+    assert [(len(p.sequences), p.weight, p.task_mix) for p in pools] == [(2, 0.7, None), (1, 0.3, (0, 1, 0))]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from litetrack_core.models.litetrack import LiteTrack
 from litetrack_core.profiling import peak_rss_mib
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
-__all__ = ["BenchCase", "Variant", "parse_variant", "run_bench", "write_report"]
+__all__ = ["BenchCase", "Variant", "bench_grounding", "parse_variant", "run_bench", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -271,4 +272,42 @@ def write_report(report: dict, json_path: Path | None = None) -> str:
         f"ms per call; target = set_target; vs base = model time / exact keep 1.0 eager of the same config and "
         f"precision; cell, IoU, cos = agreement with keep 1.0 of the same variant; peak RSS {report['peak_rss_mib']:.0f} MiB"
     )
+    return "\n".join(lines)
+
+
+def bench_grounding(tracker: Tracker, frame: np.ndarray, text: str, repeats: int = 10, warmup: int = 2) -> str:
+    """Grounding by words, timed: ``set_target`` with words only, through the object detector's
+    proposals and through the model alone (the same tracker, its grounder off for the second), and the
+    proposal path's parts (detector, sentence, the model's grounding map). Median / p90 in ms over
+    ``repeats`` calls after ``warmup``, interleaved so that load on the machine falls on all alike."""
+    grounder = tracker.grounder
+    if grounder is None:
+        raise ValueError("the object detector is not installed (litetrack detector install): nothing to compare")
+
+    def words_model_alone():
+        tracker.grounder = None
+        try:
+            return tracker.set_target(frame, text=text)
+        finally:
+            tracker.grounder = grounder
+
+    cases = {
+        "set_target by words, proposals": lambda: tracker.set_target(frame, text=text),
+        "set_target by words, model alone": words_model_alone,
+        "  detector (proposals)": lambda: grounder.detector(frame),
+        "  sentence reading": lambda: grounder.reader(text),
+        "  model grounding map": lambda: tracker.ground_with_model(frame, text),
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for i in range(warmup + repeats):
+        for name, call in cases.items():
+            start = time.perf_counter()
+            call()
+            if i >= warmup:
+                times[name].append((time.perf_counter() - start) * 1000)
+    found = tracker.set_target(frame, text=text)
+    lines = [f"grounding {text!r}: {found.grounding} box {tuple(round(v, 1) for v in found.box_xywh_px)} "
+             f"score {found.grounding_score:.3f}", f"{'call':36} {'median':>8} {'p90':>8}"]
+    for name, values in times.items():
+        lines.append(f"{name:36} {statistics.median(values):8.1f} {float(np.percentile(values, 90)):8.1f}")
     return "\n".join(lines)

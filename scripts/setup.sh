@@ -30,8 +30,11 @@ ros_inputs() {
         ! -name '*.pyc' ! -name '*.md' ! -path '*/__pycache__/*' | LC_ALL=C sort
 }
 ros_want=$({ echo "$pip_want"; ros_inputs | xargs sha256sum; } | sha256sum | cut -d' ' -f1)
+detector_ok() {  # the pinned detector files are in .venv and pass their checksums
+    .venv/bin/python -c 'from litetrack_core.grounding.install import detector_files; detector_files()' 2>/dev/null
+}
 if [ -f "$pip_stamp" ] && [ "$(cat "$pip_stamp")" = "$pip_want" ] &&
-   [ -f "$ros_stamp" ] && [ "$(cat "$ros_stamp")" = "$ros_want" ]; then
+   [ -f "$ros_stamp" ] && [ "$(cat "$ros_stamp")" = "$ros_want" ] && detector_ok; then
     echo "setup: .venv is up to date"
     exit 0
 fi
@@ -115,5 +118,11 @@ from litetrack_ros.srv import SetTarget
 import litetrack_ros, litetrack_core
 assert "'"$ROOT"'/litetrack_ros" in litetrack_ros.__path__, litetrack_ros.__path__') || { echo "setup: the ROS 2 interfaces do not import" >&2; exit 1; }
     echo "$ros_want" > "$ros_stamp"
+fi
+# --- 3. The object detector of grounding by words: a pinned npm package, verified by checksums --------
+# (litetrack_core/grounding/install.py: @vladmandic/human 3.3.6's CenterNet, into .venv/share/litetrack).
+if ! detector_ok; then
+    echo "setup: installing the object detector (@vladmandic/human 3.3.6 from the npm registry)"
+    .venv/bin/litetrack detector install
 fi
 echo "setup: .venv ready ($(.venv/bin/python -c 'import torch, rclpy; print("torch", torch.__version__, "+ ROS 2 rclpy")'))"

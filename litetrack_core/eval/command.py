@@ -39,6 +39,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--config", help="LiteTrack model config name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--keep-ratio", type=float, default=1.0, help="search tokens kept per pruning block (1.0: none pruned)")
+    p.add_argument("--grounding", default="proposals", choices=["proposals", "model"],
+                   help="words -> box: the object detector's proposals ranked by the sentence (the model when they "
+                        "cannot say, or when the detector is not installed), or the model alone")
     p.set_defaults(func=run_eval)
     return p
 
@@ -48,10 +51,12 @@ def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]
     if not args.no_litetrack:
         from litetrack_core.tracking.tracker import Tracker, TrackerConfig, load_tracker
 
-        loaded = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(keep_ratio=args.keep_ratio))
+        loaded = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(keep_ratio=args.keep_ratio),
+                              proposals=args.grounding == "proposals")
         # A fresh tracker per sequence, as the protocol requires (no state carries across videos);
-        # the weights are loaded once and shared.
-        factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device, loaded.precision)
+        # the weights (and the stateless proposal grounder) are loaded once and shared.
+        factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device, loaded.precision,
+                                                 grounder=loaded.grounder)
     if "csrt" in args.baseline:
         from litetrack_core.eval.baselines import CsrtTracker
 

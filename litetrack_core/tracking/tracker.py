@@ -8,6 +8,11 @@ decodes the best cell of score x Hanning window x target probability (as UVLTrac
 Added for robots: when the score stays low for ``lost_after`` frames the state becomes LOST, and
 a target named in words is looked for again on the whole frame every ``reground_every`` frames
 until grounding is confident.
+
+Grounding by words (set_target with words only, and re-grounding): with a ``grounder`` (the object
+detector's proposals ranked by the sentence, ``grounding/grounder.py``) the model's grounding map
+scores each proposal too, and the best proposal is taken when it is likely enough; otherwise, or
+without a grounder, the model's own grounding box. Every TrackResult says which path grounded.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -30,6 +35,9 @@ from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
 from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, letterbox, to_model_input
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
+
+if TYPE_CHECKING:
+    from litetrack_core.grounding.grounder import ProposalGrounder
 
 __all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker", "resolve_device"]
 
@@ -147,6 +155,7 @@ class Tracker:
         device: torch device for the model.
         precision: "fp32", or "fp16" / "bf16" autocast for the model calls.
         cuda_graphs: replay the per-frame step from CUDA graphs (CUDA only; see ``models/step.py``).
+        grounder: grounds words through object proposals (None: the model's grounding alone).
     """
 
     def __init__(
@@ -156,6 +165,7 @@ class Tracker:
         device: str | torch.device = "cpu",
         precision: Precision = "fp32",
         cuda_graphs: bool = False,
+        grounder: ProposalGrounder | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {sorted(PRECISIONS)}")
@@ -166,6 +176,7 @@ class Tracker:
         self.config = config or TrackerConfig()
         self.precision = precision
         self.cuda_graphs = cuda_graphs
+        self.grounder = grounder
         self.tokenizer = Tokenizer(model.cfg.max_text_tokens)
         grid = model.cfg.search_grid
         self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
@@ -212,9 +223,9 @@ class Tracker:
         cfg = self.model.cfg
         tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(cfg.max_text_tokens)
         text_feats = self.model.encode_text(self._to_device(tokens))
-        score = float("nan")
+        score, path = float("nan"), ""
         if box is None:
-            box, score = self._ground(frame, tokens, text_feats)
+            box, score, path = self._ground(frame, text, text_feats)
         flag = torch.tensor([BBOX if text is None else NLBBOX], device=self.device)
         template = crop_around(frame, box, cfg.template_factor, cfg.template_size)
         context = crop_around(frame, box, cfg.search_factor, cfg.search_size)
@@ -229,7 +240,8 @@ class Tracker:
         step = FrameStep(self.model, state, prompts, PRECISIONS[self.precision], self.cuda_graphs)
         self._target = _Target(text, tokens, state, template_mask, step, np.array(box, dtype=np.float64))
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
-        return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing)
+        return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
+                           grounding=path, grounding_score=score)
 
     @torch.no_grad()
     def track(self, frame: np.ndarray) -> TrackResult:
@@ -258,13 +270,15 @@ class Tracker:
         box_net = bbox_map[best]
         target.box = self._to_image(box_net, crop.resize_factor, target.box, frame.shape)
         self._remember_best(target, score, feats, box_net)
-        regrounded = self._update_state(target, frame, score)
+        grounding = self._update_state(target, frame, score)
         t3 = time.perf_counter()
         timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
         if self._budget is not None:
             self.keep_ratio = self._budget.update(timing.total_ms)
         box = self._clip_to_frame(tuple(target.box), frame.shape)
-        return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio)
+        path, g_score, regrounded = grounding if grounding is not None else ("", float("nan"), False)
+        return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio,
+                           path, g_score)
 
     @torch.no_grad()
     def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
@@ -276,10 +290,32 @@ class Tracker:
         _, search = self._search_input(check_frame(frame), check_box(box, frame.shape))
         return self._target.step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
 
+    @torch.no_grad()
+    def ground_with_model(self, frame: np.ndarray, text: str):
+        """The model's own grounding of ``text`` on an RGB uint8 frame, without touching the target:
+        (box (x, y, w, h) pixels, score, region score function of a box). For analysis and for fitting
+        the proposal ranking (``grounding/fit.py``)."""
+        with self._autocast():
+            tokens = self.tokenizer(text)
+            return self._ground_model(check_frame(frame), self.model.encode_text(self._to_device(tokens)))
+
     # ------------------------------------------------------------------ steps
 
-    def _ground(self, frame: np.ndarray, tokens: TokenizedText, text_feats: TextFeatures) -> tuple[Box, float]:
-        """Find the words on the whole frame: (box in image pixels, score at the chosen cell)."""
+    def _ground(self, frame: np.ndarray, text: str, text_feats: TextFeatures) -> tuple[Box, float, str]:
+        """Find the words on the whole frame: (box in image pixels, score, path): the best proposal
+        and its probability ("proposals") when the grounder finds one, else the model's box and its
+        score at the chosen cell ("model")."""
+        box, score, region = self._ground_model(frame, text_feats)
+        if self.grounder is not None:
+            found = self.grounder(frame, text, region)
+            if found is not None:
+                return found.box_xywh_px, found.probability, "proposals"
+        return box, score, "model"
+
+    def _ground_model(self, frame: np.ndarray, text_feats: TextFeatures):
+        """The model's grounding on the whole frame: (box in image pixels, score at the chosen cell,
+        region score: a box's peak of the grounding map, score x target probability, over the cells
+        whose centres lie in it, or the cell under its centre)."""
         cfg = self.model.cfg
         lb = letterbox(frame, cfg.search_size)
         zeros = torch.zeros(1, 3, cfg.template_size, cfg.template_size, device=self.device)
@@ -293,7 +329,22 @@ class Tracker:
         # is off by the rounding of the padding: 0.47 px on the fixture's frame).
         left, top = lb.rect_xywh_px[:2]
         box = ((cx - w / 2 - left) / lb.scale, (cy - h / 2 - top) / lb.scale, w / lb.scale, h / lb.scale)
-        return box, float(merged.max())
+        grid = cfg.search_grid
+        cells = merged.double().cpu().numpy().reshape(grid, grid)
+        centres = (np.arange(grid) + 0.5) * cfg.search_size / grid  # cell centres in the letterboxed square
+
+        def region(b: Box) -> float:
+            x0, y0 = b[0] * lb.scale + left, b[1] * lb.scale + top
+            x1, y1 = x0 + b[2] * lb.scale, y0 + b[3] * lb.scale
+            cols = np.flatnonzero((centres >= x0) & (centres <= x1))
+            rows = np.flatnonzero((centres >= y0) & (centres <= y1))
+            if cols.size and rows.size:
+                return float(cells[np.ix_(rows, cols)].max())
+            r = min(grid - 1, max(0, int((y0 + y1) / 2 * grid / cfg.search_size)))
+            c = min(grid - 1, max(0, int((x0 + x1) / 2 * grid / cfg.search_size)))
+            return float(cells[r, c])
+
+        return box, float(merged.max()), region
 
     def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), kept ``clip_margin_px`` inside the frame."""
@@ -327,29 +378,31 @@ class Tracker:
             target.step.set_prompts(self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag))
             target.best_score = 0.0
 
-    def _update_state(self, target: _Target, frame: np.ndarray, score: float) -> bool:
-        """TRACKING <-> LOST from the score; re-ground words while LOST. True if re-grounded."""
+    def _update_state(self, target: _Target, frame: np.ndarray, score: float) -> tuple[str, float, bool] | None:
+        """TRACKING <-> LOST from the score; re-ground words while LOST. Returns None when no grounding
+        ran, else (path, grounding score, whether the target was taken from it)."""
         cfg = self.config
         if score >= cfg.lost_score:
             target.weak_frames, target.lost_frames = 0, 0
             target.track_state = TrackState.TRACKING
-            return False
+            return None
         target.weak_frames += 1
         if not cfg.lost_after or target.weak_frames < cfg.lost_after:
-            return False
+            return None
         if target.track_state is TrackState.TRACKING:
             log.info("target lost at frame %d (score %.3f for %d frames)", target.frame_index, score, target.weak_frames)
         target.track_state = TrackState.LOST
         target.lost_frames += 1
         if not (cfg.regrounding and target.text is not None) or target.lost_frames % cfg.reground_every:
-            return False
-        box, g_score = self._ground(frame, target.tokens, target.state.text)
-        if g_score < cfg.reground_score:
-            return False
-        log.info("target found again by words at frame %d (grounding score %.3f)", target.frame_index, g_score)
+            return None
+        box, g_score, path = self._ground(frame, target.text, target.state.text)
+        # A proposal is returned only when likely enough; the model's score has its own threshold.
+        if path == "model" and g_score < cfg.reground_score:
+            return path, g_score, False
+        log.info("target found again by words at frame %d (%s, score %.3f)", target.frame_index, path, g_score)
         target.box = np.array(box, dtype=np.float64)
         target.track_state, target.weak_frames, target.lost_frames = TrackState.TRACKING, 0, 0
-        return True
+        return path, g_score, True
 
     # ------------------------------------------------------------------ helpers
 
@@ -394,11 +447,14 @@ def load_tracker(
     tracker_config: TrackerConfig | None = None,
     precision: Precision = "fp32",
     cuda_graphs: bool = False,
+    proposals: bool = True,
 ) -> Tracker:
     """A tracker from a checkpoint; without one, the packaged default model (``DEFAULT_CONFIG``,
     trained by the project), or for another config its packaged initialisation (untrained head).
 
-    ``device``: "auto" (CUDA when available), "cpu" or "cuda".
+    ``device``: "auto" (CUDA when available), "cpu" or "cuda". ``proposals``: ground words through
+    the object detector's proposals when it is installed (``litetrack detector install``); without
+    it, the model grounds alone and a warning says so once.
     """
     from litetrack_core.models.factory import create_model
     from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
@@ -415,4 +471,23 @@ def load_tracker(
             "no checkpoint given: %s with pretrained backbones and an untrained head; boxes will be poor",
             model.cfg.name,
         )
-    return Tracker(model, tracker_config, device, precision, cuda_graphs)
+    return Tracker(model, tracker_config, device, precision, cuda_graphs, _proposal_grounder() if proposals else None)
+
+
+_warned_no_detector = False
+
+
+def _proposal_grounder() -> ProposalGrounder | None:
+    """The proposal grounder, or None (with one warning per process) when the detector is missing."""
+    global _warned_no_detector
+    from litetrack_core.grounding.grounder import ProposalGrounder
+    from litetrack_core.grounding.install import DetectorError, detector_files
+
+    try:
+        detector_files()  # checked now; the detector itself loads at the first grounding
+    except DetectorError as err:
+        if not _warned_no_detector:
+            log.warning("grounding by words uses the model alone: %s", err)
+            _warned_no_detector = True
+        return None
+    return ProposalGrounder()

@@ -47,6 +47,10 @@ class TrackResult:
     regrounded: True when words found the target again on this frame (after LOST).
     cell_index: the chosen cell of the search grid (row-major), -1 where none was chosen.
     keep_ratio: the share of search tokens kept at each pruning block for this frame (1.0: none pruned).
+    grounding: how words placed the box on this frame: "proposals" (the detector's proposals ranked by
+        the sentence), "model" (the tracking model's own grounding), "" (no grounding on this frame).
+    grounding_score: the probability that the proposal is the target ("proposals"), the model's
+        grounding score ("model"), NaN without grounding.
     """
 
     frame_index: int
@@ -57,6 +61,8 @@ class TrackResult:
     regrounded: bool = False
     cell_index: int = -1
     keep_ratio: float = 1.0
+    grounding: str = ""
+    grounding_score: float = float("nan")
 
 
 class FrameTracker(Protocol):

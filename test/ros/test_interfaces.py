@@ -76,6 +76,8 @@ def test_track_status_constants_and_fields():
         "frames_dropped": "uint64",
         "keep_ratio": "float",  # float32
         "step_ms": "float",  # float32
+        "grounding": "string",
+        "grounding_score": "float",  # float32
     }
     assert TrackStatus().state == TrackStatus.IDLE
 

@@ -198,11 +198,17 @@ def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mo
     assert stamps == [base + i * 33_000_000 for i in range(FRAMES)]  # one per frame, stamps of the images
     assert graph.spin_until(lambda: all(s in graph.statuses for s in stamps), 5.0)
     assert graph.statuses[stamps[-1]].frames_processed >= FRAMES - 1
+    # Which path grounded the words (the detector's proposals, or the model), as the library says.
+    assert graph.statuses[base].grounding == first.grounding
+    assert (first.grounding != "") == (mode == "nl")
+    assert graph.statuses[base].grounding_score == pytest.approx(0.0 if mode != "nl" else first.grounding_score, abs=1e-4)
     assert graph.spin_until(lambda: graph.diagnostics, 5.0)
     values = {kv.key: kv.value for kv in graph.diagnostics[-1].status[0].values}
     for key in ("processing_fps", "input_fps", "latency_p50_ms", "latency_p95_ms", "frames_dropped", "device", "precision",
-                "keep_ratio", "latency_budget_ms", "state", "cpu_rss_mib"):
+                "keep_ratio", "latency_budget_ms", "state", "cpu_rss_mib", "grounding_with", "last_grounding"):
         assert key in values
+    assert values["grounding_with"] == "proposals, else model"  # scripts/setup.sh installs the detector
+    assert values["last_grounding"].startswith(first.grounding if mode == "nl" else "none")
     assert values["device"] == "cpu" and values["precision"] == "fp32"
     assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 0.0  # config/tracker.yaml
 

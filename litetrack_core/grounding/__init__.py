@@ -1,0 +1,1 @@
+"""Words -> box: object proposals from a shipped detector, sentence -> class, ranking."""

@@ -1,0 +1,176 @@
+"""Words -> box through object proposals: the detector's boxes of the class a sentence names, ranked
+by the rest of the sentence.
+
+For each proposal of the named class, six features (``FEATURES``):
+    detector   the detector's score
+    relative   that score over the class's best score on the frame
+    colour     share of the proposal's pixels of the sentence's colour terms (0 without colour words)
+    position   closeness of the proposal's centre to where the position words point (0 without)
+    size       agreement of the proposal's size rank with "big"/"small" words (0 without)
+    area       log of its area over the class's largest proposal (named targets tend to be salient)
+    model      the tracking model's own text-to-region score: its grounding map's peak in the box
+combined by logistic weights fitted on the real corpus's grounding frames (``fit.py``; never on the
+evaluation sequences) into the probability that the proposal is the target. The best proposal wins
+if that probability reaches ``min_probability``; otherwise (or when no class is named, or none of
+its proposals is found) the caller grounds with the model alone. When the sentence names a part of a
+person ("the face of the girl"), the box is that part's usual place and size in units of the person
+box's width (a face is about as wide as a third of the shoulders, whether the person is seen whole or
+close up), also fitted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from litetrack_core.grounding.colour import colour_share
+from litetrack_core.grounding.detector import Detector, Proposal
+from litetrack_core.grounding.sentence import ParsedSentence, SentenceReader
+from litetrack_core.grounding.vocabulary import COCO_CLASSES, POSITION_WORDS
+
+__all__ = ["FEATURES", "Grounding", "ProposalGrounder", "RankingWeights", "features"]
+
+Box = tuple[float, float, float, float]
+RegionScore = Callable[[Box], float]
+FEATURES = ("detector", "relative", "colour", "position", "size", "area", "model")
+WEIGHTS_FILE = Path(__file__).with_name("ranking.json")
+_PERSON = COCO_CLASSES.index("person")
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """Where words put the target: box (x, y, w, h) pixels, the probability that it is the target,
+    the class the sentence named, and how many proposals of it were ranked."""
+
+    box_xywh_px: Box
+    probability: float
+    class_name: str
+    candidates: int
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    """Logistic weights of ``FEATURES`` plus a bias; the acceptance threshold; and per part word, the
+    part's place in its person's box in units of that box's width: (centre offset from the box's
+    centre, top offset from the box's top, width, height)."""
+
+    weights: tuple[float, ...]
+    bias: float
+    min_probability: float
+    parts: dict[str, tuple[float, float, float, float]]
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "RankingWeights":
+        data = json.loads(Path(path or WEIGHTS_FILE).read_text())
+        if data.get("features") != list(FEATURES):
+            raise ValueError(f"{path or WEIGHTS_FILE}: weights are for features {data.get('features')}, not {list(FEATURES)}")
+        return cls(tuple(data["weights"]), float(data["bias"]), float(data["min_probability"]),
+                   {k: tuple(v) for k, v in data["parts"].items()})
+
+    def save(self, path: str | Path, **notes) -> None:
+        Path(path).write_text(json.dumps({
+            "features": list(FEATURES), "weights": [round(w, 5) for w in self.weights], "bias": round(self.bias, 5),
+            "min_probability": self.min_probability,
+            "parts": {k: [round(v, 4) for v in box] for k, box in self.parts.items()}, **notes,
+        }, indent=1) + "\n")
+
+    def probability(self, feats: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(feats @ np.asarray(self.weights) + self.bias)))
+
+
+def features(frame: np.ndarray, parsed: ParsedSentence, proposals: list[Proposal], region: RegionScore | None) -> np.ndarray:
+    """(N, len(FEATURES)) features of proposals (all of the named class) on an RGB uint8 frame."""
+    height, width = frame.shape[:2]
+    best = max((p.score for p in proposals), default=1.0)
+    areas = np.array([p.box_xywh_px[2] * p.box_xywh_px[3] for p in proposals])
+    largest = max(areas.max(initial=0.0), 1e-9)
+    # Size rank in [-1, 1]: -1 the smallest proposal, +1 the largest.
+    ranks = (np.argsort(np.argsort(areas)) / max(1, len(areas) - 1)) * 2 - 1 if len(areas) > 1 else np.zeros(len(areas))
+    rows = []
+    for p, rank in zip(proposals, ranks):
+        x, y, w, h = p.box_xywh_px
+        cx, cy = (x + w / 2) / width, (y + h / 2) / height
+        closeness = []
+        for word in parsed.positions:
+            axis, aim = POSITION_WORDS[word]
+            if axis == "c":
+                closeness.append(1 - math.hypot(cx - 0.5, cy - 0.5) / math.hypot(0.5, 0.5))
+            else:
+                closeness.append(1 - abs((cx if axis == "x" else cy) - aim))
+        rows.append([
+            p.score,
+            p.score / best,
+            colour_share(frame, p.box_xywh_px, parsed.colours),
+            float(np.mean(closeness)) if closeness else 0.0,
+            parsed.size * rank,
+            max(-5.0, math.log(max(w * h, 1e-9) / largest)),
+            region(p.box_xywh_px) if region is not None else 0.0,
+        ])
+    return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES))
+
+
+class ProposalGrounder:
+    """Grounds sentences on frames with the detector's proposals (see the module docstring).
+
+    detector, reader: made on first use when not given (the detector from the installed files, the
+    process's shared sentence reader), so that a tracker that never grounds never loads them.
+    weights: the packaged fitted ranking when not given.
+    """
+
+    def __init__(
+        self, detector: Detector | None = None, reader: SentenceReader | None = None, weights: RankingWeights | None = None
+    ) -> None:
+        self._detector, self._reader = detector, reader
+        self.weights = weights or RankingWeights.load()
+
+    @property
+    def detector(self) -> Detector:
+        if self._detector is None:
+            self._detector = Detector()
+        return self._detector
+
+    @property
+    def reader(self) -> SentenceReader:
+        if self._reader is None:
+            from litetrack_core.grounding.sentence import shared_reader
+
+            self._reader = shared_reader()
+        return self._reader
+
+    def __call__(self, frame: np.ndarray, sentence: str, region: RegionScore | None = None) -> Grounding | None:
+        """The target named by ``sentence`` on an RGB uint8 frame, or None when the proposals cannot
+        say (no class named, none of its proposals, or the best below ``min_probability``).
+        ``region``: the model's text-to-region score of a box, when the caller has it."""
+        parsed = self.reader(sentence)
+        if parsed.class_index is None:
+            return None
+        proposals = [p for p in self.detector(frame) if p.class_index == parsed.class_index]
+        if not proposals:
+            return None
+        probability = self.weights.probability(features(frame, parsed, proposals, region))
+        best = int(np.argmax(probability))
+        if probability[best] < self.weights.min_probability:
+            return None
+        box = proposals[best].box_xywh_px
+        if parsed.part is not None and parsed.class_index == _PERSON and parsed.part in self.weights.parts:
+            box = part_box(box, self.weights.parts[parsed.part])
+        return Grounding(box, float(probability[best]), COCO_CLASSES[parsed.class_index], len(proposals))
+
+
+def part_box(person: Box, place: tuple[float, float, float, float]) -> Box:
+    """A part's box from its person's box and its place there in units of the box's width (centre
+    offset, top offset, width, height: ``RankingWeights.parts``)."""
+    x, y, w, _ = person
+    dx, dy, pw, ph = (v * w for v in place)
+    return (x + w / 2 + dx - pw / 2, y + dy, pw, ph)
+
+
+def part_place(person: Box, part: Box) -> tuple[float, float, float, float]:
+    """The inverse of ``part_box``: where ``part`` lies in ``person``, in units of its width."""
+    x, y, w, _ = person
+    return ((part[0] + part[2] / 2 - x - w / 2) / w, (part[1] - y) / w, part[2] / w, part[3] / w)

@@ -1,0 +1,89 @@
+"""The Python halves of making test/grounding/fixtures/centernet_reference.npz (see
+scripts/detector_reference.mjs for the whole recipe).
+
+  frames DIR  decode the reference frames with cv2 (BGR -> RGB) and write them as raw uint8 RGB
+              files plus DIR/frames.json, so TF.js and our pipeline start from identical pixels.
+  pack DIR    read what detector_reference.mjs wrote to DIR and write the small fixture: per
+              frame the path and SHA-1 of the frame, the (100, 6) detections, the resized input's
+              SHA-1, the heat map at 256 seeded (row, col, class) positions and its per-class max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+FRAMES = (
+    "sequences/crossing_otb/img/000001.jpg",
+    "sequences/car-roundabout_davis16/img/000001.jpg",
+    "sequences/blackswan_davis16/img/000001.jpg",
+)
+FIXTURE = REPO / "test" / "grounding" / "fixtures" / "centernet_reference.npz"
+HEATMAP_SHAPE = (128, 128, 80)
+SAMPLE_SEED, SAMPLES = 0, 256
+
+
+def write_frames(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    listing = []
+    for i, rel in enumerate(FRAMES):
+        image = cv2.imread(str(SHARED_DATA / rel), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SystemExit(f"cannot decode {SHARED_DATA / rel}")
+        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        name = f"frame{i}.rgb"
+        (out / name).write_bytes(rgb.tobytes())
+        listing.append({"file": name, "path": rel, "height": rgb.shape[0], "width": rgb.shape[1]})
+    (out / "frames.json").write_text(json.dumps(listing, indent=1))
+
+
+def pack(out: Path) -> None:
+    listing = json.loads((out / "frames.json").read_text())
+    results = json.loads((out / "results.json").read_text())
+    rng = np.random.default_rng(SAMPLE_SEED)
+    positions = np.stack([rng.integers(0, n, SAMPLES) for n in HEATMAP_SHAPE], axis=1).astype(np.int32)
+    paths, sha1s, input_sha1s, detections, samples, class_max = [], [], [], [], [], []
+    for frame, result in zip(listing, results["frames"], strict=True):
+        assert frame["file"] == result["file"]
+        paths.append(frame["path"])
+        sha1s.append(hashlib.sha1((SHARED_DATA / frame["path"]).read_bytes()).hexdigest())
+        input_sha1s.append(result["resized_input_sha1"])
+        detections.append(np.fromfile(out / f"{frame['file']}.detections.f32", "<f4").reshape(100, 6))
+        heat = np.fromfile(out / f"{frame['file']}.keypoints.f32", "<f4").reshape(HEATMAP_SHAPE)
+        samples.append(heat[positions[:, 0], positions[:, 1], positions[:, 2]])
+        class_max.append(heat.reshape(-1, HEATMAP_SHAPE[2]).max(axis=0))
+    FIXTURE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(
+        FIXTURE,
+        paths=np.array(paths),
+        sha1=np.array(sha1s),
+        resized_input_sha1=np.array(input_sha1s),
+        detections=np.stack(detections).astype(np.float32),
+        heatmap_positions=positions,
+        heatmap_samples=np.stack(samples).astype(np.float32),
+        heatmap_class_max=np.stack(class_max).astype(np.float32),
+        tfjs_version=np.array(results["tfjs_version"]),
+        tfjs_backend=np.array(results["backend"]),
+    )
+    print(f"wrote {FIXTURE} ({FIXTURE.stat().st_size} bytes)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("step", choices=("frames", "pack"))
+    parser.add_argument("folder", type=Path, help="scratch folder shared with detector_reference.mjs")
+    args = parser.parse_args()
+    (write_frames if args.step == "frames" else pack)(args.folder)
+
+
+if __name__ == "__main__":
+    main()

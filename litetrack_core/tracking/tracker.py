@@ -132,7 +132,6 @@ class _Target:
     """Everything computed once per target, plus the loop's running state."""
 
     text: str | None
-    tokens: TokenizedText
     state: TargetState  # the model's cached target (text features, template; all blocks if asymmetric)
     template_mask: torch.Tensor
     step: FrameStep  # the per-frame model call, holding the prompts
@@ -238,7 +237,7 @@ class Tracker:
         feats = self.model.forward_backbone(state, context_in, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         step = FrameStep(self.model, state, prompts, PRECISIONS[self.precision], self.cuda_graphs)
-        self._target = _Target(text, tokens, state, template_mask, step, np.array(box, dtype=np.float64))
+        self._target = _Target(text, state, template_mask, step, np.array(box, dtype=np.float64))
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
                            grounding=path, grounding_score=score)

@@ -31,9 +31,6 @@ def test_the_person_in_dark_clothes_is_found_by_proposals(tracker, shared_data):
     result = tracker.set_target(frame, text="the person in dark clothes")
     assert result.grounding == "proposals" and 0 < result.grounding_score <= 1
     assert iou(np.array([result.box_xywh_px]), truth[None])[0] > 0.5
-    # The model alone does not find her: what the proposals add.
-    model_box, _, _ = tracker.ground_with_model(frame, "the person in dark clothes")
-    assert iou(np.array([model_box]), truth[None])[0] < 0.5
 
 
 def test_words_with_a_box_keep_the_box(tracker, shared_data):

@@ -40,8 +40,7 @@ MANIFEST = Path(__file__).with_name("real_corpus.yaml")
 BOX_FORMATS = ("xywh", "tlp", "mask")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
-_COMMIT = re.compile(r"[0-9a-f]{40}")
-_SHA1 = re.compile(r"[0-9a-f]{40}")
+_HEX40 = re.compile(r"[0-9a-f]{40}")  # a commit id or a SHA-1
 _DHASH = re.compile(r"[0-9a-f]{16}")
 _REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -152,7 +151,7 @@ def _entry(raw: Any, where: str) -> CorpusEntry:
         dataset=text("dataset"),
         original_name=text("original_name"),
         repository=text("repository", _REPO),
-        commit=text("commit", _COMMIT),
+        commit=text("commit", _HEX40),
         frames=text("frames"),
         frame_range=(int(frame_range[0]), int(frame_range[1])),
         boxes=text("boxes"),
@@ -175,7 +174,7 @@ def _hashes(raw: Any, where: str) -> FrameHashes:
     if not isinstance(raw, dict) or set(raw) != {"sha1", "dhash"}:
         raise ManifestError(f"{where} must be a mapping of sha1 and dhash, got {raw!r}")
     sha1, dhash = str(raw["sha1"]), str(raw["dhash"])
-    if not _SHA1.fullmatch(sha1) or not _DHASH.fullmatch(dhash):
+    if not _HEX40.fullmatch(sha1) or not _DHASH.fullmatch(dhash):
         raise ManifestError(f"{where}: sha1 must be 40 and dhash 16 lower-case hex digits, got {sha1!r}, {dhash!r}")
     return FrameHashes(sha1, dhash)
 
@@ -185,7 +184,7 @@ def _published(raw: Any, where: str) -> PublishedSentence:
     if not isinstance(raw, dict) or not {"repository", "commit", "path", "line"} <= set(raw) <= fields:
         raise ManifestError(f"{where} must be a mapping of repository, commit, path, line (separator, field), got {raw!r}")
     repo, commit = str(raw["repository"]), str(raw["commit"])
-    if not _REPO.fullmatch(repo) or not _COMMIT.fullmatch(commit):
+    if not _REPO.fullmatch(repo) or not _HEX40.fullmatch(commit):
         raise ManifestError(f"{where}: repository {repo!r} or commit {commit!r} is malformed")
     line, field = raw["line"], raw.get("field", 0)
     if not (_is_int(line) and line >= 1 and _is_int(field) and field >= 0):

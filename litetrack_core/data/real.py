@@ -31,7 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from litetrack_core.data.gitmirror import GitError, GitRepo, clone_repository, find_repository
+from litetrack_core.data.gitmirror import GitError, GitRepo, TreeEntry, clone_repository, find_repository
 from litetrack_core.data.hashing import dhash64, sha1_hex
 from litetrack_core.data.manifest import CorpusEntry, PublishedSentence
 
@@ -217,7 +217,7 @@ def _frame_files(entry: CorpusEntry, repo: GitRepo):
         listing = repo.list_folder(entry.commit, entry.frames)
     except GitError:
         raise Broken(f"no folder {entry.frames} at {entry.commit[:8]} in {entry.repository}") from None
-    by_number: dict[int, object] = {}
+    by_number: dict[int, TreeEntry] = {}
     for item in listing:
         digits = re.sub(r"\D", "", Path(item.name).stem)
         if not _IMAGE.search(item.name) or not digits:

@@ -2,8 +2,8 @@
 
 A case is (config, variant, precision, keep ratio, CUDA graphs); a variant names how the weights
 run: "exact" or "asymmetric" attention, and the pruning schedule ("similarity@3",
-"attention@3,6,9"). Every case is a real ``Tracker`` on real frames (a sequence of
-../shared/data by default), set on the first frame by box and words (NLBBOX), re-grounding off so
+"attention@3,6,9"). Every case is a real ``Tracker`` on real frames (the packaged clip by
+default), set on the first frame by box and words (NLBBOX), re-grounding off so
 that every frame is one tracking step. Reported per case: target encoding (``set_target``) and
 the per-frame stages (pre-processing, model, post-processing, total) as median and p90 over warm
 frames, FPS, FLOPs per frame, parameters, and peak memory (CUDA max allocated when a single case

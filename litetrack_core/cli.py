@@ -25,13 +25,12 @@ from pathlib import Path
 
 import torch
 
+from litetrack_core.clips import PEDESTRIAN
 from litetrack_core.eval.command import add_eval_parser
 from litetrack_core.models.configs import DEFAULT_CONFIG
 
 __all__ = ["main"]
 
-# ../shared beside the checkout: the project's real sequences (defaults for bench and smoke).
-_SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 # Paper figures (LiteTrack, seed 000) for comparison in `litetrack models`.
 PAPER = {"params_m": 108.4, "track_gflops": 47.2, "ground_gflops": 39.8}
@@ -327,8 +326,7 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     frame = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     tracker = load_tracker(None, args.config, "cpu")
     cfg = tracker.model.cfg
-    print(f"model {cfg.name}: {sum(p.numel() for p in tracker.model.parameters()) / 1e6:.1f}M parameters, "
-          f"text from {cfg.text_init}, visual from {cfg.visual_init} (head untrained)")
+    print(f"model {cfg.name}: {sum(p.numel() for p in tracker.model.parameters()) / 1e6:.1f}M parameters")
     result = tracker.set_target(frame, text=args.text)  # words only: grounding on the whole frame
     x, y, w, h = result.box_xywh_px
     print(f"frame {args.image} ({frame.shape[1]}x{frame.shape[0]}), text {args.text!r}")
@@ -370,8 +368,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--graphs", default="off", choices=["off", "on", "both"], help="CUDA graphs for the per-frame step")
     b.add_argument("--frames", type=int, default=50, help="timed frames per case")
     b.add_argument("--warmup", type=int, default=5, help="untimed frames per case first")
-    b.add_argument("--sequence", type=Path, default=_SHARED / "data/sequences/crossing_otb",
-                   help="folder of one sequence (frames, groundtruth.txt, language.txt)")
+    b.add_argument("--sequence", type=Path, default=PEDESTRIAN,
+                   help="folder of one sequence (frames, groundtruth.txt, language.txt; default: the packaged clip)")
     b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     b.add_argument("--grounding", action="store_true",
                    help="time grounding by words instead (the sequence's sentence on its first frame; --frames repeats)")
@@ -426,8 +424,8 @@ def _parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_cmd_checkpoint)
 
     s = sub.add_parser("smoke", help="ground a sentence on a real frame with the default model")
-    s.add_argument("--image", type=Path, default=_SHARED / "data/sequences/crossing_otb/img/000001.jpg")
-    s.add_argument("--text", default="the person in dark clothes walking across the crosswalk")
+    s.add_argument("--image", type=Path, default=PEDESTRIAN / "img" / "000001.jpg", help="default: the packaged clip's first frame")
+    s.add_argument("--text", default=(PEDESTRIAN / "language.txt").read_text().strip(), help="default: the packaged clip's sentence")
     s.add_argument("--config", default=DEFAULT_CONFIG)
     s.set_defaults(func=_cmd_smoke)
     add_eval_parser(sub)

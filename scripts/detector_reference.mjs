@@ -3,12 +3,14 @@
 //
 // Made once; the result is committed as test/grounding/fixtures/centernet_reference.npz.
 // Needs @tensorflow/tfjs 4.22.0 (exactly this version was used; pure JS, no tfjs-node) in a
-// scratch folder, and raw RGB frames written by `scripts/detector_reference.py frames`:
+// scratch folder outside the repository (never commit node_modules), the detector as
+// `litetrack detector install` puts it, and raw RGB frames of the packaged clip
+// (litetrack_core/clips/vtest_pale_jacket) written by `scripts/detector_reference.py frames`:
 //
 //   mkdir -p /tmp/tfjsref && (cd /tmp/tfjsref && npm init -y && npm install --save-exact @tensorflow/tfjs@4.22.0)
 //   .venv/bin/python scripts/detector_reference.py frames /tmp/centernet_ref
 //   node scripts/detector_reference.mjs --tfjs /tmp/tfjsref \
-//       --model /tmp/human/package/models/centernet.json --frames /tmp/centernet_ref
+//       --model .venv/share/litetrack/detectors/human-3.3.6/centernet.json --frames /tmp/centernet_ref
 //   .venv/bin/python scripts/detector_reference.py pack /tmp/centernet_ref
 //
 // Reads <frames>/frames.json ([{file, height, width}, ...]; each file holds height*width*3 uint8

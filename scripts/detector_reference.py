@@ -1,8 +1,9 @@
 """The Python halves of making test/grounding/fixtures/centernet_reference.npz (see
 scripts/detector_reference.mjs for the whole recipe).
 
-  frames DIR  decode the reference frames with cv2 (BGR -> RGB) and write them as raw uint8 RGB
-              files plus DIR/frames.json, so TF.js and our pipeline start from identical pixels.
+  frames DIR  decode the reference frames (three frames of the packaged clip, paths relative to
+              the repository) with cv2 (BGR -> RGB) and write them as raw uint8 RGB files plus
+              DIR/frames.json, so TF.js and our pipeline start from identical pixels.
   pack DIR    read what detector_reference.mjs wrote to DIR and write the small fixture: per
               frame the path and SHA-1 of the frame, the (100, 6) detections, the resized input's
               SHA-1, the heat map at 256 seeded (row, col, class) positions and its per-class max.
@@ -19,11 +20,12 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# First, middle and last frame of the clip shipped in the package (paths relative to REPO), so the
+# test needs nothing beside the repository.
 FRAMES = (
-    "sequences/crossing_otb/img/000001.jpg",
-    "sequences/car-roundabout_davis16/img/000001.jpg",
-    "sequences/blackswan_davis16/img/000001.jpg",
+    "litetrack_core/clips/vtest_pale_jacket/img/000001.jpg",
+    "litetrack_core/clips/vtest_pale_jacket/img/000050.jpg",
+    "litetrack_core/clips/vtest_pale_jacket/img/000100.jpg",
 )
 FIXTURE = REPO / "test" / "grounding" / "fixtures" / "centernet_reference.npz"
 HEATMAP_SHAPE = (128, 128, 80)
@@ -34,9 +36,9 @@ def write_frames(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     listing = []
     for i, rel in enumerate(FRAMES):
-        image = cv2.imread(str(SHARED_DATA / rel), cv2.IMREAD_COLOR)
+        image = cv2.imread(str(REPO / rel), cv2.IMREAD_COLOR)
         if image is None:
-            raise SystemExit(f"cannot decode {SHARED_DATA / rel}")
+            raise SystemExit(f"cannot decode {REPO / rel}")
         rgb = np.ascontiguousarray(image[:, :, ::-1])
         name = f"frame{i}.rgb"
         (out / name).write_bytes(rgb.tobytes())
@@ -53,7 +55,7 @@ def pack(out: Path) -> None:
     for frame, result in zip(listing, results["frames"], strict=True):
         assert frame["file"] == result["file"]
         paths.append(frame["path"])
-        sha1s.append(hashlib.sha1((SHARED_DATA / frame["path"]).read_bytes()).hexdigest())
+        sha1s.append(hashlib.sha1((REPO / frame["path"]).read_bytes()).hexdigest())
         input_sha1s.append(result["resized_input_sha1"])
         detections.append(np.fromfile(out / f"{frame['file']}.detections.f32", "<f4").reshape(100, 6))
         heat = np.fromfile(out / f"{frame['file']}.keypoints.f32", "<f4").reshape(HEATMAP_SHAPE)

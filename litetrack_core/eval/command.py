@@ -1,10 +1,11 @@
 """``litetrack eval``: one-pass evaluation of LiteTrack (and baselines) on a tracking benchmark.
 
-    litetrack eval DATASET_DIR --mode bbox|nl|nlbbox [--sequences NAME ...] [--out DIR]
+    litetrack eval [DATASET_DIR] --mode bbox|nl|nlbbox [--sequences NAME ...] [--out DIR]
                    [--baseline csrt] [--no-litetrack] [--checkpoint FILE] [--config NAME]
                    [--device auto|cpu|cuda]
 
-The dataset layout is detected (``litetrack_core.eval.datasets``); results, summary.json,
+Without DATASET_DIR, the packaged clips (``litetrack_core.clips``) are evaluated. The dataset
+layout is detected (``litetrack_core.eval.datasets``); results, summary.json,
 summary.txt and plots go to ``--out`` (``litetrack_core.eval.runner``).
 """
 
@@ -16,6 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from litetrack_core.clips import CLIPS
 from litetrack_core.eval.runner import MODES, evaluate, format_table
 from litetrack_core.tracking.types import FrameTracker
 
@@ -29,7 +31,8 @@ BASELINES = ("csrt",)
 def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``eval`` sub-command on ``subparsers``; it calls ``run_eval``."""
     p = subparsers.add_parser("eval", help="one-pass evaluation on a tracking benchmark (AUC, P@20, NP@0.2, FPS)")
-    p.add_argument("dataset", type=Path, metavar="DATASET_DIR", help="LaSOT, TNL2K, OTB99-lang or sequences folder")
+    p.add_argument("dataset", type=Path, nargs="?", default=CLIPS, metavar="DATASET_DIR",
+                   help="LaSOT, TNL2K, OTB99-lang or sequences folder (default: the packaged clips)")
     p.add_argument("--mode", required=True, choices=MODES, help="start from the box, the sentence, or both")
     p.add_argument("--sequences", nargs="+", metavar="NAME", help="evaluate only these sequences")
     p.add_argument("--out", type=Path, default=Path("results/eval"), help="output folder (default: results/eval)")

@@ -1,4 +1,4 @@
-"""Fixtures of the real-corpus tests: a git repository built from real shared frames
+"""Fixtures of the real-corpus tests: a git repository built from the real frames of the packaged clip
 (``demo_mirror.py``) and manifests that point into it."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from .demo_mirror import build_demo_repository
 
 
 @pytest.fixture(scope="session")
-def demo_repository(shared_data, tmp_path_factory):
+def demo_repository(clip, tmp_path_factory):
     """(work tree of the repository, its commit, manifest entries as dicts, the boxes used); the
     repository lies at MIRROR/owner/name, MIRROR being the work tree's grandparent."""
-    return build_demo_repository(shared_data, tmp_path_factory.mktemp("mirror_src"))
+    return build_demo_repository(clip, tmp_path_factory.mktemp("mirror_src"))
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A small stand-in for a public repository, for the tests of ``litetrack data real``: a git repository
-built from real shared frames, with sequences in every box format the manifest knows and the broken
+built from the real frames of the packaged clip, with sequences in every box format the manifest knows and the broken
 cases the materialiser must name (a bad box line, a box outside its frame, a missing frame, a Git LFS
 pointer)."""
 
@@ -49,10 +49,10 @@ def _entry(name: str, work: Path, frames: str, first: int, boxes: str, box_forma
     }
 
 
-def build_demo_repository(shared_data: Path, root: Path):
-    """Build the repository under ``root/owner/name`` (so ``root`` is a mirror folder): (its work tree,
+def build_demo_repository(seq: Path, root: Path):
+    """Build the repository under ``root/owner/name`` (so ``root`` is a mirror folder) from the first
+    frames of ``seq``, a sequence folder of this project's layout (the packaged clip): (its work tree,
     its commit, manifest entries as dicts, the boxes of the frames used)."""
-    seq = shared_data / "sequences" / "crossing_otb"
     src_frames = sorted((seq / "img").glob("*.jpg"))[:FRAMES]
     gt = np.loadtxt(seq / "groundtruth.txt", delimiter=",")[:FRAMES]
     work = root / REPO_NAME

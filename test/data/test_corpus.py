@@ -78,11 +78,12 @@ def test_no_evaluation_sequence(shared_data):
         assert seq.name.rsplit("_", 1)[0].lower() not in {e.original_name.lower() for e in ENTRIES}
 
 
-@pytest.mark.parametrize("name", ["crossing_otb", "girl_otb"])
-def test_evaluation_frames_hash_apart_from_their_reencoding(shared_data, name):
-    """The near-copy margin above means something: a re-encoded copy stays within it."""
-    first = sorted((shared_data / "sequences" / name / "img").iterdir())[0]
-    image = cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB)
+@pytest.mark.parametrize("frame", ["000001.jpg", "000100.jpg"])
+def test_real_frames_hash_apart_from_their_reencoding(clip, frame):
+    """The near-copy margin above means something: a re-encoded copy of a real frame stays within it.
+    A property of the hash, shown on the packaged clip's first and last frames so it runs from a clone
+    (the first frames of crossing_otb and girl_otb, used before, measured the same: 1 and 0 bits)."""
+    image = cv2.cvtColor(cv2.imread(str(clip / "img" / frame)), cv2.COLOR_BGR2RGB)
     ok, data = cv2.imencode(".jpg", cv2.resize(image, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
                             [cv2.IMWRITE_JPEG_QUALITY, 60])
     copy = cv2.imdecode(data, cv2.IMREAD_COLOR)

@@ -134,9 +134,9 @@ def test_command_prints_what_it_wrote_and_skipped(demo_repository, manifest_file
     assert bad.returncode == 2 and "nowhere" in bad.stderr
 
 
-def test_frames_decode_to_the_source_pictures(written, shared_data):
+def test_frames_decode_to_the_source_pictures(written, clip):
     _, out = written
-    source = sorted((shared_data / "sequences/crossing_otb/img").glob("*.jpg"))[0]
+    source = sorted((clip / "img").glob("*.jpg"))[0]
     assert np.array_equal(cv2.imread(str(out / "walker_test/img/000001.jpg")), cv2.imread(str(source)))
 
 

@@ -1,5 +1,5 @@
 """Training layouts read by ``load_dataset`` / ``load_refcoco``: small real datasets on disk (frames copied
-from the development set), each with broken sequences that must be skipped with a warning naming them."""
+from the packaged clip, 640x480), each with broken sequences that must be skipped with a warning naming them."""
 
 from __future__ import annotations
 
@@ -16,20 +16,17 @@ import pytest
 
 from litetrack_core.eval.datasets import GroundingSample, load_dataset, load_refcoco
 
-CROSSING = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sequences" / "crossing_otb"
+
+@pytest.fixture(scope="module")
+def frames(clip) -> list[Path]:
+    """The first 5 frames of the packaged clip (640x480 JPEG)."""
+    return sorted((clip / "img").glob("*.jpg"))[:5]
 
 
 @pytest.fixture(scope="module")
-def frames() -> list[Path]:
-    if not CROSSING.is_dir():
-        pytest.skip(f"real sequences not found at {CROSSING}")
-    return sorted((CROSSING / "img").glob("*.jpg"))[:5]
-
-
-@pytest.fixture(scope="module")
-def boxes() -> list[str]:
+def boxes(clip) -> list[str]:
     """The real 'x,y,w,h' lines of the first 5 frames."""
-    return (CROSSING / "groundtruth.txt").read_text().splitlines()[:5]
+    return (clip / "groundtruth.txt").read_text().splitlines()[:5]
 
 
 def _frames(folder: Path, frames: list[Path], n: int, names: list[str] | None = None, png: bool = False) -> None:
@@ -83,7 +80,7 @@ def test_lasot_class_folders_flags_and_broken_sequences(tmp_path, frames, boxes,
     assert plane.language == "a white plane" and len(plane) == 4
     np.testing.assert_array_equal(plane.absent, [False, True, False, True])
     np.testing.assert_array_equal(plane.ground_truth[0], [float(v) for v in boxes[0].split(",")])
-    assert plane.frame(3).shape == (240, 360, 3)
+    assert plane.frame(3).shape == (480, 640, 3)
 
     assert sequences["airplane-2"].language is None
     assert any("airplane-2" in r.getMessage() and "nlp.txt" in r.getMessage() and "is missing" in r.getMessage()
@@ -132,7 +129,7 @@ def test_tnl2k_language_edge_cases_parts_and_splits(tmp_path, frames, boxes, cap
     assert sorted(sequences) == ["Arrow_Video_ZZ04_done", "BF5_Blade_video_01-Done", "Cartoon_video_03"]
     arrow = sequences["Arrow_Video_ZZ04_done"]
     assert arrow.language == "the arrow flying to the target"
-    assert [p.suffix for p in arrow.frame_paths] == [".png"] * 3 and arrow.frame(0).shape == (240, 360, 3)
+    assert [p.suffix for p in arrow.frame_paths] == [".png"] * 3 and arrow.frame(0).shape == (480, 640, 3)
     assert sequences["BF5_Blade_video_01-Done"].language is None
     assert sequences["Cartoon_video_03"].language is None
     messages = [r.getMessage() for r in caplog.records]
@@ -226,7 +223,7 @@ def _got10k(seq: Path, frames: list[Path], boxes: list[str], n: int = 4, absence
     _write(seq / "absence.label", absence + "\n")
     _write(seq / "cover.label", cover + "\n")
     _write(seq / "cut_by_image.label", "\n".join("0" * n) + "\n")
-    _write(seq / "meta_info.ini", "[METAINFO]\nobject_class: person\nmotion_class: walking\nresolution: (360, 240)\n")
+    _write(seq / "meta_info.ini", "[METAINFO]\nobject_class: person\nmotion_class: walking\nresolution: (640, 480)\n")
 
 
 def test_got10k_splits_labels_and_broken_sequences(tmp_path, frames, boxes, caplog):
@@ -247,7 +244,7 @@ def test_got10k_splits_labels_and_broken_sequences(tmp_path, frames, boxes, capl
         sequences = load_dataset(tmp_path, split="train")
     assert [s.name for s in sequences] == ["GOT-10k_Train_000001"]
     seq = sequences[0]
-    assert seq.language is None and len(seq) == 4 and seq.frame(0).shape == (240, 360, 3)
+    assert seq.language is None and len(seq) == 4 and seq.frame(0).shape == (480, 640, 3)
     np.testing.assert_array_equal(seq.absent, [False, True, True, False])  # absence 1, or cover 0
     assert _skipped(caplog, "GOT-10k_Train_000002", "absence.label must hold 4")
     assert _skipped(caplog, "GOT-10k_Train_000003", "4 ground-truth lines for 3 frames (frame numbers missing: 3)")
@@ -292,13 +289,13 @@ def _refcocog(root: Path, frames: list[Path]) -> Path:
     for i in range(3):
         shutil.copy(frames[i], images / f"COCO_train2014_{i + 1:012d}.jpg")
     instances = {
-        "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "width": 360, "height": 240}
+        "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "width": 640, "height": 480}
                    for i in range(1, 5)],  # image 4 is not on disk
         "annotations": [
             {"id": 10, "image_id": 1, "bbox": [205.0, 151.0, 17.0, 50.0], "category_id": 1},
             {"id": 11, "image_id": 2, "bbox": [10.0, 10.0, 0.0, 20.0], "category_id": 1},  # w = 0
-            {"id": 12, "image_id": 2, "bbox": [300.0, 200.0, 100.0, 100.0], "category_id": 1},  # outside
-            {"id": 13, "image_id": 3, "bbox": [340.5, 0.0, 20.3, 30.0], "category_id": 1},  # 0.8 px over: clipped
+            {"id": 12, "image_id": 2, "bbox": [580.0, 420.0, 100.0, 100.0], "category_id": 1},  # outside
+            {"id": 13, "image_id": 3, "bbox": [620.5, 0.0, 20.3, 30.0], "category_id": 1},  # 0.8 px over: clipped
             {"id": 14, "image_id": 4, "bbox": [1.0, 1.0, 10.0, 10.0], "category_id": 1},
             {"id": 15, "image_id": 1, "bbox": [20.0, 30.0, 40.0, 50.0], "category_id": 1},
         ],
@@ -338,9 +335,9 @@ def test_refcocog_json_layout_with_bad_entries(tmp_path, frames, caplog):
         ("COCO_train2014_000000000003.jpg", "the sign at the top right"),
     ]
     assert train[0].box_xywh_px == (205.0, 151.0, 17.0, 50.0)
-    assert train[2].box_xywh_px == pytest.approx((340.5, 0.0, 19.5, 30.0))  # clipped to the 360 px width
+    assert train[2].box_xywh_px == pytest.approx((620.5, 0.0, 19.5, 30.0))  # clipped to the 640 px width
     assert train[0].image_path.parent == tmp_path / "data" / "images" / "train2014"
-    assert train[0].image().shape == (240, 360, 3)
+    assert train[0].image().shape == (480, 640, 3)
 
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1

@@ -1,4 +1,4 @@
-"""Dataset readers on the real development sequences and on small LaSOT / TNL2K / OTB99-lang layouts."""
+"""Dataset readers on sequences cut from the packaged real clip and on small LaSOT / TNL2K / OTB99-lang layouts."""
 
 from __future__ import annotations
 
@@ -12,23 +12,33 @@ import pytest
 
 from litetrack_core.eval.datasets import load_dataset
 
-SEQUENCES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sequences"
-FRAMES = {
-    "bag_vot": 196,
-    "blackswan_davis16": 50,
-    "car-roundabout_davis16": 75,
-    "crossing_otb": 120,
-    "deer_otb": 71,
-    "girl_otb": 500,
-    "woman_otb": 597,
-}
+
+@pytest.fixture(scope="module")
+def real_frames(clip) -> list[Path]:
+    """The first 3 frames of the packaged clip (640x480 JPEG)."""
+    return sorted((clip / "img").glob("*.jpg"))[:3]
+
+
+def _clip_part(clip: Path, folder: Path, first: int, count: int) -> None:
+    """A sequence in this project's layout made of frames first..first+count-1 of the clip, renumbered
+    from 1, with their ground-truth lines and the clip's sentence."""
+    (folder / "img").mkdir(parents=True)
+    for i in range(count):
+        shutil.copy(clip / "img" / f"{first + i:06d}.jpg", folder / "img" / f"{i + 1:06d}.jpg")
+    lines = (clip / "groundtruth.txt").read_text().splitlines()
+    (folder / "groundtruth.txt").write_text("\n".join(lines[first - 1 : first - 1 + count]) + "\n")
+    shutil.copy(clip / "language.txt", folder / "language.txt")
 
 
 @pytest.fixture(scope="module")
-def real_frames() -> list[Path]:
-    if not SEQUENCES.is_dir():
-        pytest.skip(f"real sequences not found at {SEQUENCES}")
-    return sorted((SEQUENCES / "crossing_otb" / "img").glob("*.jpg"))[:3]
+def clip_root(clip, tmp_path_factory) -> Path:
+    """A folder of three sequences in this project's layout, all cut from the packaged clip: the whole
+    clip (copied as shipped), its frames 51-100 and its frames 1-20 (renumbered from 1)."""
+    root = tmp_path_factory.mktemp("clip_sequences")
+    shutil.copytree(clip, root / "jacket_full")
+    _clip_part(clip, root / "jacket_late", 51, 50)
+    _clip_part(clip, root / "jacket_early", 1, 20)
+    return root
 
 
 def _sequence(folder: Path, frames: list[Path], frames_dir: str, gt_name: str, gt_lines: list[str], names=None) -> None:
@@ -41,26 +51,32 @@ def _sequence(folder: Path, frames: list[Path], frames_dir: str, gt_name: str, g
 GT3 = ["205,151,17,50", "202,150,19,49", "201,150,18,49"]
 
 
-def test_real_sequences(real_frames):
-    sequences = load_dataset(SEQUENCES)
-    assert {s.name: len(s) for s in sequences} == FRAMES
+def test_project_layout_read_from_the_packaged_clip(clip, clip_root, real_frames):
+    # The packaged clip folder itself is one sequence of this project's layout.
+    assert [(s.name, len(s)) for s in load_dataset(clip)] == [("vtest_pale_jacket", 100)]
+
+    sequences = load_dataset(clip_root)
+    assert {s.name: len(s) for s in sequences} == {"jacket_early": 20, "jacket_full": 100, "jacket_late": 50}
     for seq in sequences:
         assert seq.ground_truth.shape == (len(seq), 4) and seq.ground_truth.dtype == np.float64
         assert seq.language and not seq.absent.any()
-    crossing = next(s for s in sequences if s.name == "crossing_otb")
-    np.testing.assert_array_equal(crossing.ground_truth[0], [205, 151, 17, 50])
-    assert crossing.language == "the person in dark clothes walking across the crosswalk"
-    frame = crossing.frame(0)
-    assert frame.dtype == np.uint8 and frame.shape == (240, 360, 3)
+    full = next(s for s in sequences if s.name == "jacket_full")
+    np.testing.assert_array_equal(full.ground_truth[0], [593.6, 189.7, 37.5, 68.4])  # line 1 of groundtruth.txt
+    assert full.language == "the person in the light blue jacket"
+    late = next(s for s in sequences if s.name == "jacket_late")
+    np.testing.assert_array_equal(late.ground_truth, full.ground_truth[50:])  # the cut keeps boxes with frames
+    frame = full.frame(0)
+    assert frame.dtype == np.uint8 and frame.shape == (480, 640, 3)
     np.testing.assert_array_equal(frame, cv2.imread(str(real_frames[0]))[:, :, ::-1])  # RGB, not BGR
+    np.testing.assert_array_equal(late.frame(0), full.frame(50))
 
 
-def test_names_filter_and_single_sequence_folder(real_frames, caplog):
+def test_names_filter_and_single_sequence_folder(clip_root, caplog):
     with caplog.at_level(logging.WARNING):
-        picked = load_dataset(SEQUENCES, names=["deer_otb", "no_such_sequence"])
-    assert [s.name for s in picked] == ["deer_otb"]
+        picked = load_dataset(clip_root, names=["jacket_late", "no_such_sequence"])
+    assert [s.name for s in picked] == ["jacket_late"]
     assert "no_such_sequence" in caplog.text
-    assert [s.name for s in load_dataset(SEQUENCES / "girl_otb")] == ["girl_otb"]
+    assert [s.name for s in load_dataset(clip_root / "jacket_early")] == ["jacket_early"]
 
 
 def test_lasot_layout_with_absent_flags_and_a_broken_sequence(tmp_path, real_frames, caplog):
@@ -78,7 +94,7 @@ def test_lasot_layout_with_absent_flags_and_a_broken_sequence(tmp_path, real_fra
     assert s.language == "white airplane landing on the runway"
     np.testing.assert_array_equal(s.absent, [False, True, True])
     np.testing.assert_array_equal(s.ground_truth[1], [202, 150, 19, 49])
-    assert s.frame(2).shape == (240, 360, 3)
+    assert s.frame(2).shape == (480, 640, 3)
 
 
 def test_tnl2k_layout_with_empty_language_and_broken_sequences(tmp_path, real_frames, caplog):

@@ -7,6 +7,9 @@ compared with the reference's stored outputs at the README's tolerance (1e-4, fp
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -121,9 +124,9 @@ def test_tokenizer_matches_reference(fixture):
     assert tokens.mask.tolist() == inputs["text_mask"].tolist()
 
 
-def test_litetrack_format_maps_csa(shared_data, tmp_path):
+def test_litetrack_format_maps_csa(conformance, tmp_path):
     """A LiteTrack file = UVLTrack names + backbone.vit.blocks.N.attn.fc1/fc2: loads exactly as litetrack-b256."""
-    state, _ = reference_state_dict(shared_data / "conformance" / "uvltrack_base")
+    state, _ = reference_state_dict(conformance)
     g = torch.Generator().manual_seed(0)
     for i in range(12):
         for fc, shape in (("fc1", (48, 768)), ("fc2", (768, 48))):
@@ -135,3 +138,18 @@ def test_litetrack_format_maps_csa(shared_data, tmp_path):
     assert model.cfg.name == "litetrack-b256" and model.cfg.csa
     assert report.format == "litetrack-ref" and report.exact, str(report)
     assert torch.equal(model.blocks[7].attn.csa.fc2.weight, state["backbone.vit.blocks.7.attn.fc2.weight"])
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    """{path relative to folder: SHA-256} of every file below folder."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_repository_fixture_is_the_shared_one(conformance, shared_data):
+    """test/fixtures/conformance/uvltrack_base is a byte-identical copy of ../shared/data/conformance/uvltrack_base:
+    the same files, each with the same SHA-256."""
+    ours, theirs = _file_hashes(conformance), _file_hashes(shared_data / "conformance" / "uvltrack_base")
+    assert {"README.md", "inputs.npz", "outputs.npz", "state_dict_keys.tsv"} <= set(theirs)  # the folder was read
+    assert sorted(ours) == sorted(theirs)
+    assert [name for name in theirs if ours[name] != theirs[name]] == []

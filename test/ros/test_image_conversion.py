@@ -12,8 +12,8 @@ from litetrack_ros.image_conversion import compressed_to_rgb, image_to_rgb, rgb_
 
 
 @pytest.fixture(scope="module")
-def frame(shared_data):
-    bgr = cv2.imread(str(shared_data / "sequences" / "deer_otb" / "img" / "000001.jpg"))
+def frame(clip):
+    bgr = cv2.imread(str(clip / "img" / "000001.jpg"))  # the packaged clip, 640x480
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

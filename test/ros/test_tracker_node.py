@@ -47,12 +47,12 @@ def pruning_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def sequence(shared_data):
-    folder = shared_data / "sequences" / "crossing_otb"
-    files = sorted((folder / "img").glob("*.jpg"))[:FRAMES]
+def sequence(clip):
+    """The first 8 frames of the packaged clip (640x480), their boxes and its sentence."""
+    files = sorted((clip / "img").glob("*.jpg"))[:FRAMES]
     frames = [cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files]
-    gt = np.loadtxt(folder / "groundtruth.txt", delimiter=",")[:FRAMES]
-    return frames, gt, (folder / "language.txt").read_text().strip()
+    gt = np.loadtxt(clip / "groundtruth.txt", delimiter=",")[:FRAMES]
+    return frames, gt, (clip / "language.txt").read_text().strip()
 
 
 def start_node(checkpoint, **overrides) -> subprocess.Popen:
@@ -365,7 +365,7 @@ def test_compressed_input_and_debug_image(checkpoint, sequence, ros_node, spin_u
         assert g.call(g.request(box=tuple(gt[0]), stamp_ns=base)).success
         assert len(g.track(frames[1:4], base + 10**6)) == 3
         assert spin_until(lambda: debug, 5.0)
-        assert (debug[-1].height, debug[-1].width, debug[-1].encoding) == (240, 360, "rgb8")
+        assert (debug[-1].height, debug[-1].width, debug[-1].encoding) == (480, 640, "rgb8")
     finally:
         rc, out = stop_node(proc)
     assert rc == 0, out

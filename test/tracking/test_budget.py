@@ -20,7 +20,7 @@ from litetrack_core.models.pruning import keep_count
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
-FIRST_BOX = (205.0, 151.0, 17.0, 50.0)  # crossing_otb, frame 1
+FIRST_BOX = (593.6, 189.7, 37.5, 68.4)  # the packaged clip, frame 1
 NX = 64  # search tokens of the tiny config
 
 
@@ -188,9 +188,9 @@ def test_stays_at_the_lowest_ratio_when_nothing_fits():
 
 
 @pytest.fixture(scope="module")
-def frames(shared_data):
-    """crossing_otb forwards then backwards (so long runs keep a continuous motion)."""
-    folder = shared_data / "sequences" / "crossing_otb" / "img"
+def frames(clip):
+    """The packaged clip forwards then backwards (so long runs keep a continuous motion)."""
+    folder = clip / "img"
     forward = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(folder.glob("*.jpg"))]
     return forward + forward[-2:0:-1]
 
@@ -228,7 +228,7 @@ def _box_ok(result, frame):
     return all(math.isfinite(v) for v in (x, y, w, h)) and inside
 
 
-SENTENCE = "the person in dark clothes walking across the crosswalk"
+SENTENCE = "the person in the light blue jacket"  # the clip's language.txt
 
 
 @pytest.mark.parametrize("text", [None, SENTENCE], ids=["bbox", "nlbbox"])

@@ -9,8 +9,8 @@ from litetrack_core.tracking.crop import letterbox, to_model_input
 
 
 @pytest.fixture(scope="module")
-def inputs(shared_data):
-    return dict(np.load(shared_data / "conformance" / "uvltrack_base" / "inputs.npz", allow_pickle=False))
+def inputs(conformance):
+    return dict(np.load(conformance / "inputs.npz", allow_pickle=False))
 
 
 def test_letterbox_matches_reference(inputs):

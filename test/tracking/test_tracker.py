@@ -18,14 +18,14 @@ from litetrack_core.models import create_model
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 from litetrack_core.tracking.types import TrackState
 
-SENTENCE = "the person in dark clothes walking across the crosswalk"
-FIRST_BOX = (205.0, 151.0, 17.0, 50.0)
+SENTENCE = "the person in the light blue jacket"  # the packaged clip's language.txt
+FIRST_BOX = (593.6, 189.7, 37.5, 68.4)  # its groundtruth.txt, frame 1
 
 
 @pytest.fixture(scope="module")
-def frames(shared_data):
-    folder = shared_data / "sequences" / "crossing_otb" / "img"
-    return [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted(folder.glob("*.jpg"))[:90]]
+def frames(clip):
+    """The packaged clip's 100 frames, RGB."""
+    return [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in sorted((clip / "img").glob("*.jpg"))]
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_bad_frames_are_refused(model, frames, frame, message):
 @pytest.mark.parametrize(
     "box,message",
     [
-        ((400.0, 10.0, 20.0, 20.0), "lies outside the 360x240 frame"),
+        ((700.0, 10.0, 20.0, 20.0), "lies outside the 640x480 frame"),
         ((-50.0, 10.0, 20.0, 20.0), "lies outside"),
         ((10.0, 10.0, 0.0, 20.0), "size must be positive"),
         ((10.0, 10.0, -5.0, 20.0), "size must be positive"),
@@ -126,17 +126,22 @@ def test_other_misuse(model, frames):
     assert not tracker.has_target
 
 
+# The jacket's box in frame 41 of the clip (groundtruth.txt), in the columns that ``_leaving`` keeps.
+LEAVING_BOX = (313.3 - 130.0, 145.1, 27.8, 60.5)
+
+
 def _leaving(frames):
-    """crossing_otb cropped to columns 130..359: the pedestrian walks out on the left (~frame 60)."""
-    return [np.ascontiguousarray(f[:, 130:]) for f in frames[30:90]]
+    """Frames 41..100 of the clip cropped to columns 130..639: the person in the light blue jacket
+    walks out on the left (~frame 71, index 30 here) and stays out."""
+    return [np.ascontiguousarray(f[:, 130:]) for f in frames[40:100]]
 
 
 def test_target_leaving_the_frame_keeps_boxes_inside(model, frames):
-    clip = _leaving(frames)
+    cut = _leaving(frames)
     tracker = Tracker(model, TrackerConfig(lost_after=0))
-    tracker.set_target(clip[0], box=(181.0 - 130.0, 141.0, 17.0, 48.0))
-    h, w = clip[0].shape[:2]
-    for frame in clip[1:]:
+    tracker.set_target(cut[0], box=LEAVING_BOX)
+    h, w = cut[0].shape[:2]
+    for frame in cut[1:]:
         x, y, bw, bh = tracker.track(frame).box_xywh_px
         assert x >= 0 and y >= 0 and x + bw <= w + 1e-6 and y + bh <= h + 1e-6
 
@@ -144,28 +149,28 @@ def test_target_leaving_the_frame_keeps_boxes_inside(model, frames):
 def test_lost_and_regrounding_transitions(model, frames):
     """With every frame weak (lost_score 1), LOST comes after ``lost_after`` frames; words bring the
     target back on every ``reground_every``-th lost frame (reground_score 0: always confident)."""
-    clip = _leaving(frames)
+    cut = _leaving(frames)
     config = TrackerConfig(lost_score=1.0, lost_after=2, reground_every=2, reground_score=0.0)
     tracker = Tracker(model, config)
-    tracker.set_target(clip[0], text=SENTENCE, box=(51.0, 141.0, 17.0, 48.0))
-    results = [tracker.track(f) for f in clip[1:9]]
+    tracker.set_target(cut[0], text=SENTENCE, box=LEAVING_BOX)
+    results = [tracker.track(f) for f in cut[1:9]]
     assert [r.state.value for r in results] == ["TRACKING", "LOST", "TRACKING"] * 2 + ["TRACKING", "LOST"]
     assert [r.regrounded for r in results] == [False, False, True] * 2 + [False, False]
 
 
 def test_box_only_targets_stay_lost(model, frames):
-    clip = _leaving(frames)
+    cut = _leaving(frames)
     tracker = Tracker(model, TrackerConfig(lost_score=1.0, lost_after=2, reground_every=1, reground_score=0.0))
-    tracker.set_target(clip[0], box=(51.0, 141.0, 17.0, 48.0))
-    states = [tracker.track(f).state for f in clip[1:6]]
+    tracker.set_target(cut[0], box=LEAVING_BOX)
+    states = [tracker.track(f).state for f in cut[1:6]]
     assert states == [TrackState.TRACKING] + [TrackState.LOST] * 4
 
 
 def test_grounding_confidence_gates_resumption(model, frames):
-    clip = _leaving(frames)
+    cut = _leaving(frames)
     tracker = Tracker(model, TrackerConfig(lost_score=1.0, lost_after=1, reground_every=1, reground_score=1.0))
-    tracker.set_target(clip[0], text=SENTENCE, box=(51.0, 141.0, 17.0, 48.0))
-    results = [tracker.track(f) for f in clip[1:5]]
+    tracker.set_target(cut[0], text=SENTENCE, box=LEAVING_BOX)
+    results = [tracker.track(f) for f in cut[1:5]]
     assert all(r.state is TrackState.LOST and not r.regrounded for r in results)
 
 

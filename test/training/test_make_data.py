@@ -9,12 +9,14 @@ import sys
 from litetrack_core.eval.datasets import load_dataset
 
 
-def test_training_set_from_local_files(tmp_path, shared_data):
+def test_training_set_from_local_files(tmp_path, clip):
+    # Two photos and one video, all from the packaged clip: its first and last frames (the
+    # pedestrians have moved between them) as photos, its frame folder as the video.
     photos = tmp_path / "photos"
     photos.mkdir()
-    for name in ("deer_otb", "blackswan_davis16"):
-        shutil.copy(shared_data / f"sequences/{name}/img/000001.jpg", photos / f"{name}.jpg")
-    video = shared_data / "sequences/crossing_otb/img"
+    for frame in ("000001", "000100"):
+        shutil.copy(clip / f"img/{frame}.jpg", photos / f"frame{frame}.jpg")
+    video = clip / "img"
     out = tmp_path / "train"
     args = [sys.executable, "-m", "litetrack_core.cli", "data", "offline", str(out), "--photos", str(photos),
             "--videos", str(video), "--synthetic", "3", "--warps-per-photo", "2"]
@@ -23,7 +25,7 @@ def test_training_set_from_local_files(tmp_path, shared_data):
     synthetic, warps, clips = (load_dataset(out / part) for part in ("synthetic", "warps", "video"))
     assert len(synthetic) == 3 and all(s.language for s in synthetic)  # words for grounding
     assert len(warps) == 4 and all(s.language is None for s in warps)
-    assert clips and all(s.name.startswith("crossing_otb_") for s in clips)
+    assert clips and all(s.name.startswith(f"{clip.name}_") for s in clips)
     assert f"synthetic: 3 sequences, warps: 4 sequences, video: {len(clips)} sequences" in first.stdout
 
     # A rerun completes what is missing and rewrites nothing.

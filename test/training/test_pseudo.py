@@ -1,9 +1,13 @@
 """Self-supervised sequences: optical-flow pseudo boxes on real video frames, and warped stills.
 
-Everything runs on the real development sequences in ../shared/data (no mocks): tracking seeded
-with a ground-truth box must stay on the target, the forward-backward check must drop points on a
-region replaced by noise, proposals must be valid boxes, written sequences must load with
-``load_dataset``, and warped boxes must be exactly where the warped content is.
+Everything runs on the real frames of the packaged clip (litetrack_core/clips/vtest_pale_jacket, no
+mocks): tracking seeded with a ground-truth box must stay on the target, the forward-backward check
+must drop points on a region replaced by noise, proposals must be valid boxes, written sequences
+must load with ``load_dataset``, and warped boxes must be exactly where the warped content is.
+
+The clip: a fixed camera over a square, 640x480, the target walking right to left at about 7 px a
+frame; a walker in black covers it in frames 13-16 (0-based 12-15) and the lamp post and passers-by
+in frames 32-40, so the tests that track the person use windows after that (0-based frame 40 on).
 """
 
 from __future__ import annotations
@@ -33,40 +37,44 @@ def _iou(a, b) -> float:
 
 
 @pytest.fixture(scope="module")
-def sequences(shared_data):
-    return {s.name: s for s in load_dataset(shared_data / "sequences", ["crossing_otb", "car-roundabout_davis16"])}
+def seq(clip):
+    (sequence,) = load_dataset(clip)
+    assert len(sequence) == 100 and sequence.frame(0).shape == (480, 640, 3)
+    return sequence
 
 
 # --- tracking --------------------------------------------------------------------------------------
 
 
-# Measured with the defaults: mean IoU 0.803 (crossing_otb) and 0.934 (car-roundabout_davis16) over the
-# first 15 frames.
-@pytest.mark.parametrize("name, threshold", [("crossing_otb", 0.7), ("car-roundabout_davis16", 0.85)])
-def test_seeded_track_follows_the_ground_truth(sequences, name, threshold):
-    seq = sequences[name]
+# Two 15-frame windows of the clip, free of occlusion (a track through the occlusions in frames 12-15
+# and 31-39 stops there, as it should). Measured with the defaults: mean IoU 0.831 (from frame 40)
+# and 0.884 (from frame 70); the thresholds leave about 0.08 below.
+@pytest.mark.parametrize("first, threshold", [(40, 0.75), (70, 0.8)])
+def test_seeded_track_follows_the_ground_truth(seq, first, threshold):
     n = 15
-    frames = [seq.frame(i) for i in range(n)]
-    (track,) = pseudo_tracks(frames, seq.ground_truth[:1])
+    frames = [seq.frame(i) for i in range(first, first + n)]
+    truth = seq.ground_truth[first : first + n]
+    (track,) = pseudo_tracks(frames, truth[:1])
     assert track.start == 0 and track.boxes.shape == (len(track), 4)
-    np.testing.assert_allclose(track.boxes[0], seq.ground_truth[0])
+    np.testing.assert_allclose(track.boxes[0], truth[0])
     assert len(track) == n and track.stop == "end", f"track stopped early: {track.stop} after {len(track)}"
-    ious = [_iou(b, g) for b, g in zip(track.boxes, seq.ground_truth)]
+    ious = [_iou(b, g) for b, g in zip(track.boxes, truth)]
     assert np.mean(ious) > threshold, f"mean IoU {np.mean(ious):.3f} over {n} frames"
     assert min(ious) > 0.4
     assert 0.5 < track.confidence <= 1.0
     assert track.frame_confidence.shape == (n,) and track.frame_confidence[0] == 1.0
 
 
-def test_a_moving_object_steers_a_box_mostly_of_static_background(sequences):
-    """The pedestrian's box widened to four times its width: the static road fills most of it, yet
+def test_a_moving_object_steers_a_box_mostly_of_static_background(seq):
+    """The pedestrian's box widened to four times its width: the static square fills most of it, yet
     the track walks with the pedestrian (points moving against the background steer it). With that
-    turned off (``min_moving`` above 1) the road's points hold the box still."""
-    seq = sequences["crossing_otb"]
-    frames = [seq.frame(i) for i in range(15)]
-    x, y, w, h = seq.ground_truth[0]
+    turned off (``min_moving`` above 1) the square's points hold the box still."""
+    first = 40  # after the occlusions (module docstring)
+    frames = [seq.frame(i) for i in range(first, first + 15)]
+    x, y, w, h = seq.ground_truth[first]
     box = [x - 1.5 * w, y - 5, 4 * w, h + 10]
-    truth = seq.ground_truth[:15, :2] + seq.ground_truth[:15, 2:] / 2
+    gt = seq.ground_truth[first : first + 15]
+    truth = gt[:, :2] + gt[:, 2:] / 2
     assert truth[0, 0] - truth[-1, 0] > 15
 
     (track,) = pseudo_tracks(frames, [box])
@@ -79,29 +87,33 @@ def test_a_moving_object_steers_a_box_mostly_of_static_background(sequences):
     assert np.abs(centre[-1] - centre[0]).max() < 8
 
 
-def test_track_starts_at_a_later_frame_and_stops_at_max_length(sequences):
-    seq = sequences["crossing_otb"]
-    frames = [seq.frame(i) for i in range(20)]
-    (track,) = pseudo_tracks(frames, seq.ground_truth[5:6], start=5, max_length=8)
+def test_track_starts_at_a_later_frame_and_stops_at_max_length(seq):
+    first = 40  # frames 40-59 of the clip, after the occlusions (module docstring)
+    frames = [seq.frame(i) for i in range(first, first + 20)]
+    truth = seq.ground_truth[first : first + 20]
+    (track,) = pseudo_tracks(frames, truth[5:6], start=5, max_length=8)
     assert track.start == 5 and len(track) == 8 and track.end == 13 and track.stop == "end"
-    ious = [_iou(b, g) for b, g in zip(track.boxes, seq.ground_truth[5:13])]
+    ious = [_iou(b, g) for b, g in zip(track.boxes, truth[5:13])]
     assert np.mean(ious) > 0.6
 
 
-def test_track_stops_when_the_next_frame_is_unrelated(sequences):
-    """A cut to a different video: no point survives the forward-backward check."""
-    car, crossing = sequences["car-roundabout_davis16"], sequences["crossing_otb"]
-    other = cv2.resize(crossing.frame(60), (car.frame(0).shape[1], car.frame(0).shape[0]))
-    frames = [car.frame(0), car.frame(1), other, car.frame(3)]
-    (track,) = pseudo_tracks(frames, car.ground_truth[:1])
+def test_track_stops_when_the_next_frame_is_unrelated(seq):
+    """A cut to a different view: no point survives the forward-backward check. The clip has one fixed
+    camera, so the other view is a 2x zoom on the top-left quarter of a later frame (buildings and
+    lawn, nothing of the square where the target walks)."""
+    first = 40
+    other = cv2.resize(seq.frame(90)[:240, :320], (640, 480))
+    frames = [seq.frame(first), seq.frame(first + 1), other, seq.frame(first + 3)]
+    (track,) = pseudo_tracks(frames, seq.ground_truth[first : first + 1])
     assert len(track) == 2 and track.stop == "points"
 
 
-def test_track_stops_when_the_box_leaves_the_frame(sequences):
+def test_track_stops_when_the_box_leaves_the_frame(seq):
     """The view pans right by 20 px a frame (a crop sliding over a real frame): the target's box moves
     left and out."""
-    frame = sequences["car-roundabout_davis16"].frame(0)
-    frames = [np.ascontiguousarray(frame[100:400, 20 * k : 20 * k + 400]) for k in range(20)]
+    frame = seq.frame(0)
+    # 12 steps keep the 400 px crop inside the 640 px frame; the track ends long before.
+    frames = [np.ascontiguousarray(frame[100:400, 20 * k : 20 * k + 400]) for k in range(12)]
     box = [60.0, 90.0, 120.0, 80.0]
     (track,) = pseudo_tracks(frames, [box])
     assert track.stop == "left frame"
@@ -109,10 +121,10 @@ def test_track_stops_when_the_box_leaves_the_frame(sequences):
     np.testing.assert_allclose(track.boxes[1:, 0] - track.boxes[:-1, 0], -20.0, atol=1.0)
 
 
-def test_track_scales_with_the_point_spread(sequences):
+def test_track_scales_with_the_point_spread(seq):
     """A real frame zoomed by 4 % a frame about a fixed point: the box grows by 4 % a frame and keeps
     that point at the same relative place."""
-    frame = sequences["car-roundabout_davis16"].frame(0)
+    frame = seq.frame(0)
     h, w = frame.shape[:2]
     centre = (430.0, 260.0)
     frames = [cv2.warpAffine(frame, cv2.getRotationMatrix2D(centre, 0.0, 1.04**k), (w, h)) for k in range(8)]
@@ -124,15 +136,15 @@ def test_track_scales_with_the_point_spread(sequences):
     np.testing.assert_allclose(track.boxes, expected, atol=3.0)
 
 
-def test_forward_backward_check_drops_points_on_a_region_replaced_by_noise(sequences):
+def test_forward_backward_check_drops_points_on_a_region_replaced_by_noise(seq):
     """Frame 2 is frame 1 shifted by (3, 2) px with a 200 x 200 region replaced by noise: points that
     land in the noise fail the round trip, points elsewhere pass and give the shift."""
-    g0 = _gray(sequences["car-roundabout_davis16"].frame(0))
+    g0 = _gray(seq.frame(0))
     h, w = g0.shape
     g1 = cv2.warpAffine(g0, np.float32([[1, 0, 3], [0, 1, 2]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
     noisy = g1.copy()
     noisy[150:350, 400:600] = np.random.default_rng(0).integers(0, 256, (200, 200), dtype=np.uint8)
-    pts = _box_points(g0, np.array([150.0, 100.0, 500.0, 300.0]), 200, 12)
+    pts = _box_points(g0, np.array([150.0, 100.0, 488.0, 300.0]), 200, 12)  # ends 2 px inside the 640 px frame
     dest = pts + [3, 2]
     in_noise = (dest[:, 0] >= 408) & (dest[:, 0] < 592) & (dest[:, 1] >= 158) & (dest[:, 1] < 342)
     clean = dest[:, 0] < 384
@@ -152,12 +164,11 @@ def test_forward_backward_check_drops_points_on_a_region_replaced_by_noise(seque
     assert kept_fb_only[in_noise].mean() < 0.1
 
 
-@pytest.mark.parametrize("name", ["crossing_otb", "car-roundabout_davis16"])
-def test_proposals_are_valid_boxes_inside_the_frame(sequences, name):
-    seq = sequences[name]
-    frame = seq.frame(0)
+@pytest.mark.parametrize("first", [0, 50])  # the target on the right, by itself; in mid-square among others
+def test_proposals_are_valid_boxes_inside_the_frame(seq, first):
+    frame = seq.frame(first)
     h, w = frame.shape[:2]
-    boxes = propose_boxes(frame, seq.frame(3), max_boxes=4)
+    boxes = propose_boxes(frame, seq.frame(first + 3), max_boxes=4)
     assert boxes.shape[1] == 4 and 1 <= len(boxes) <= 4
     for x, y, bw, bh in boxes:
         assert x >= 0 and y >= 0 and x + bw <= w and y + bh <= h
@@ -171,18 +182,22 @@ def test_proposals_are_valid_boxes_inside_the_frame(sequences, name):
     assert 1 <= len(still) <= 2
 
 
-def test_proposed_tracks_on_real_frames(sequences):
-    seq = sequences["crossing_otb"]
-    frames = [seq.frame(i) for i in range(12)]
+def test_proposed_tracks_on_real_frames(seq):
+    # Frames 60-71: the target walks on the left half of the square, away from the other walkers.
+    # (From frame 40, say, other walkers and the building's windows take all three proposals: the clip
+    # has a dozen moving people, so which three win depends on the window.)
+    first = 60
+    frames = [seq.frame(i) for i in range(first, first + 12)]
+    gt = seq.ground_truth[first : first + 12]
     tracks = pseudo_tracks(frames, max_boxes=3)
     assert 1 <= len(tracks) <= 3
     assert any(len(t) == 12 and t.confidence > 0.7 for t in tracks)
-    # One motion proposal is on the pedestrian crossing the road (part of it at least), and its track
-    # walks with the pedestrian: the centre moves as the ground truth's does (about 15 px left).
-    on_target = max(tracks, key=lambda t: _iou(t.boxes[0], seq.ground_truth[0]))
-    assert _iou(on_target.boxes[0], seq.ground_truth[0]) > 0.2 and len(on_target) == 12
+    # One motion proposal is on the pedestrian in the light blue jacket (part of it at least), and its
+    # track walks with the person: the centre moves as the ground truth's does (about 60 px left).
+    on_target = max(tracks, key=lambda t: _iou(t.boxes[0], gt[0]))
+    assert _iou(on_target.boxes[0], gt[0]) > 0.2 and len(on_target) == 12
     centre = on_target.boxes[:, :2] + on_target.boxes[:, 2:] / 2
-    truth = seq.ground_truth[:12, :2] + seq.ground_truth[:12, 2:] / 2
+    truth = gt[:, :2] + gt[:, 2:] / 2
     assert truth[0, 0] - truth[-1, 0] > 10
     np.testing.assert_allclose(centre[-1] - centre[0], truth[-1] - truth[0], atol=5.0)
 
@@ -216,10 +231,14 @@ def _check_written(folders, out_root):
     return loaded
 
 
-def test_write_pseudo_sequences_from_a_video(sequences, tmp_path):
-    seq = sequences["crossing_otb"]
-    frames = [seq.frame(i) for i in range(30)]
-    video = tmp_path / "crossing.avi"
+def test_write_pseudo_sequences_from_a_video(seq, tmp_path):
+    # Frames 60-89: every proposal is on walkers crossing the square (in earlier windows some cover
+    # groups of walkers that cross each other, and the boxes drift between them).
+    frames = [seq.frame(i) for i in range(60, 90)]
+    # The camera is fixed: the median of the frames is the empty square, and a frame's difference
+    # to it shows what moves (the walkers).
+    background = np.median(np.stack([_gray_f(f) for f in frames]), axis=0)
+    video = tmp_path / "jacket.avi"
     _video(video, frames)
     out = tmp_path / "pseudo"
     folders = write_pseudo_sequences(video, out, clip_length=10, max_tracks_per_clip=2)
@@ -237,13 +256,22 @@ def test_write_pseudo_sequences_from_a_video(sequences, tmp_path):
         # The written frames are the video's frames (MJPG then JPEG: small differences only).
         diff = np.abs(s.frame(5).astype(int) - frames[indices[5]].astype(int)).mean()
         assert diff < 6, diff
-        # The pseudo boxes move as the content does: the crop under the last box looks like the first
-        # one, more than the crop under the first box on the last frame does.
-        a = s.frame(0)[_slices(s.ground_truth[0])]
-        tracked.append(_ncc(a, cv2.resize(s.frame(9)[_slices(s.ground_truth[9])], (a.shape[1], a.shape[0]))))
-        static.append(_ncc(a, s.frame(9)[_slices(s.ground_truth[0])]))
+        # The pseudo boxes move as the content does: the moving content (difference to the background)
+        # under the last box looks like that under the first box, more than the moving content under
+        # the first box on the last frame does. (Compared on the moving content, not on the pixels:
+        # here the walkers are small in their boxes, mostly still square, which the pixels would weigh
+        # most. Measured: tracked 0.56 to 0.83, mean 0.70; static -0.14 to 0.03.)
+        moving = [cv2.GaussianBlur(np.abs(_gray_f(s.frame(k)) - background), (5, 5), 0) for k in (0, 9)]
+        a = moving[0][_slices(s.ground_truth[0])]
+        tracked.append(_ncc(a, cv2.resize(moving[1][_slices(s.ground_truth[9])], (a.shape[1], a.shape[0]))))
+        static.append(_ncc(a, moving[1][_slices(s.ground_truth[0])]))
         assert tracked[-1] > static[-1] - 0.05, (folder.name, tracked[-1], static[-1])
-    assert np.mean(tracked) > 0.7, tracked
+    assert np.mean(tracked) > 0.55, tracked
+    assert np.mean(static) < 0.3, static  # the walkers have left the first boxes: the boxes had to move
+
+
+def _gray_f(frame):
+    return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
 def _slices(box):
@@ -257,12 +285,12 @@ def _ncc(a, b) -> float:
     return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
 
 
-def test_write_pseudo_sequences_from_a_folder_copies_frames(shared_data, tmp_path):
-    img = shared_data / "sequences" / "car-roundabout_davis16" / "img"
+def test_write_pseudo_sequences_from_a_folder_copies_frames(clip, tmp_path):
+    img = clip / "img"
     out = tmp_path / "pseudo"
-    folders = write_pseudo_sequences(img, out, name="car", clip_length=8, clip_stride=20, max_frames=28,
+    folders = write_pseudo_sequences(img, out, name="jacket", clip_length=8, clip_stride=20, max_frames=28,
                                      max_tracks_per_clip=1)
-    assert [f.name for f in folders] == ["car_f000000_t1", "car_f000020_t1"]
+    assert [f.name for f in folders] == ["jacket_f000000_t1", "jacket_f000020_t1"]
     _check_written(folders, out)
     source_files = sorted(img.iterdir())
     written = sorted((folders[1] / "img").iterdir())
@@ -299,23 +327,24 @@ def test_warped_boxes_are_the_tight_box_of_the_warped_content():
     assert moved >= 3  # the warps are not all near the identity
 
 
-def test_warp_homographies_map_real_content(sequences):
+def test_warp_homographies_map_real_content(seq):
     """On a real photo-like frame, warping each frame back by its homography recovers the view."""
-    photo = sequences["car-roundabout_davis16"].frame(10)
-    seq = warp_pairs(photo, np.random.default_rng(1), length=6, frame_size=(320, 240), colour=0.0, blur=0.0)
-    view = seq.frames[0]
+    photo = seq.frame(10)
+    warped = warp_pairs(photo, np.random.default_rng(1), length=6, frame_size=(320, 240), colour=0.0, blur=0.0)
+    view = warped.frames[0]
     assert view.shape == (240, 320, 3)
-    x, y, w, h = seq.source_box
+    x, y, w, h = warped.source_box
     assert 0.1 * np.sqrt(320 * 240) * 0.5 <= w and x >= 0 and y >= 0 and x + w <= 320 and y + h <= 240
-    for frame, hom in zip(seq.frames[1:], seq.homographies[1:]):
+    for frame, hom in zip(warped.frames[1:], warped.homographies[1:]):
         back = cv2.warpPerspective(frame, np.linalg.inv(hom), (320, 240))
-        sl = _slices(seq.source_box)
+        sl = _slices(warped.source_box)
         assert _ncc(back[sl], view[sl]) > 0.9
         assert _ncc(frame[sl], view[sl]) < _ncc(back[sl], view[sl])
 
 
-def test_write_warp_sequences_load_and_repeat(sequences, tmp_path):
-    photos = [sequences["crossing_otb"].frame(0), sequences["car-roundabout_davis16"].frame(0)]
+def test_write_warp_sequences_load_and_repeat(seq, tmp_path):
+    # Two photos: the clip's first frame, and its last one cropped to another size and content.
+    photos = [seq.frame(0), np.ascontiguousarray(seq.frame(99)[0:360, 80:560])]
     out = tmp_path / "warp"
     folders = write_warp_sequences(photos, out, seed=5, per_photo=2, length=5, frame_size=(256, 192))
     assert [f.name for f in folders] == ["warp_0000_0", "warp_0000_1", "warp_0001_0", "warp_0001_1"]

@@ -1,5 +1,5 @@
-"""Training samples from real frames (../shared/data/sequences): shapes, geometry, augmentation,
-determinism, grounding samples and bad data."""
+"""Training samples from real frames (the packaged clip, and sequences made from it: see
+``sequences``): shapes, geometry, augmentation, determinism, grounding samples and bad data."""
 
 from __future__ import annotations
 
@@ -33,9 +33,19 @@ BBOX_ONLY, NL_ONLY, NLBBOX_ONLY = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1
 
 
 @pytest.fixture(scope="module")
-def sequences(shared_data):
-    seqs = load_dataset(shared_data / "sequences")
-    assert len(seqs) >= 5
+def sequences(clip, tmp_path_factory):
+    """Four real sequences, all from the packaged clip (100 frames, 640x480), written to disk and read
+    back with ``load_dataset``: ``jacket`` (the clip itself), ``jacket_reversed`` (frames and boxes in
+    reverse order: the person walks in from the left and grows), ``jacket_early`` (frames 1-50) and
+    ``jacket_late`` (frames 51-100: a smaller person, on the left)."""
+    (src,) = load_dataset(clip)
+    root = tmp_path_factory.mktemp("sequences")
+    n = len(src)
+    for name, frames in (("jacket", range(n)), ("jacket_reversed", range(n - 1, -1, -1)),
+                         ("jacket_early", range(n // 2)), ("jacket_late", range(n // 2, n))):
+        _copy_sequence(src, root / name, frames)
+    seqs = load_dataset(root)
+    assert [s.name for s in seqs] == ["jacket", "jacket_early", "jacket_late", "jacket_reversed"]
     return seqs
 
 
@@ -198,7 +208,7 @@ def _patch(image, x, y, w, h):
 
 
 def test_flip_mirrors_images_and_box_and_swaps_left_and_right(by_name, tokenizer):
-    seq = dataclasses.replace(by_name["crossing_otb"], language="The person on the Left, right of the LEFTMOST car")
+    seq = dataclasses.replace(by_name["jacket"], language="The person on the Left, right of the LEFTMOST car")
     plain = pairs([seq], tokenizer, n=6, mix=(0.0, 0.5, 0.5), seed=4, augment=False)
     flipped = pairs([seq], tokenizer, n=6, mix=(0.0, 0.5, 0.5), seed=4, augmentation=Augmentation(
         flip=1.0, grayscale=0.0, color=0.0, blur=0.0, grounding_rescale=False
@@ -311,42 +321,42 @@ def test_sequences_without_words_give_bbox_samples(sequences, tokenizer, caplog)
 
 
 def test_pools_share_samples_by_weight_and_keep_their_task_mix(by_name, tokenizer):
-    crossing, girl = by_name["crossing_otb"], by_name["girl_otb"]
-    ds = pairs([SequencePool((crossing,), 3.0), SequencePool((girl,), 1.0, NL_ONLY)], tokenizer, n=400,
+    forward, backward = by_name["jacket"], by_name["jacket_reversed"]
+    ds = pairs([SequencePool((forward,), 3.0), SequencePool((backward,), 1.0, NL_ONLY)], tokenizer, n=400,
                mix=BBOX_ONLY, augment=False)
     infos = [ds.draw(i)[1] for i in range(len(ds))]
-    from_crossing = [i for i in infos if i.sequence == "crossing_otb"]
-    assert 0.68 < len(from_crossing) / len(infos) < 0.82  # 0.75 expected; 400 draws: sd 0.022
-    assert all(i.flag == 0 for i in from_crossing)
-    assert all(i.flag == 1 for i in infos if i.sequence == "girl_otb")
+    from_forward = [i for i in infos if i.sequence == "jacket"]
+    assert 0.68 < len(from_forward) / len(infos) < 0.82  # 0.75 expected; 400 draws: sd 0.022
+    assert all(i.flag == 0 for i in from_forward)
+    assert all(i.flag == 1 for i in infos if i.sequence == "jacket_reversed")
     with pytest.raises(ValueError, match="weight"):
-        SequencePool((crossing,), 0.0)
+        SequencePool((forward,), 0.0)
     with pytest.raises(ValueError, match="task_mix"):
-        SequencePool((crossing,), 1.0, (0.0, 0.0, 0.0))
+        SequencePool((forward,), 1.0, (0.0, 0.0, 0.0))
 
 
 def test_grounding_frames_and_several_sentences(by_name, tokenizer):
     """NL samples come from the frames a sequence lists; the first frame takes any of its sentences,
     later frames the first (the one the frames were checked against); NLBBOX samples any."""
-    seq = dataclasses.replace(by_name["girl_otb"], sentences=("a face turning", "the girl's face"),
-                              language="a face turning", grounding_frames=(0, 40, 80))
-    assert seq.sentences == ("a face turning", "the girl's face")
+    seq = dataclasses.replace(by_name["jacket"], sentences=("a person walking left", "the light blue jacket"),
+                              language="a person walking left", grounding_frames=(0, 40, 80))
+    assert seq.sentences == ("a person walking left", "the light blue jacket")
     ds = pairs([seq], tokenizer, n=60, mix=NL_ONLY, augment=False)
     seen = {}
     for i in range(len(ds)):
         _, info = ds.draw(i)
         seen.setdefault(info.search_frame, set()).add(info.text)
     assert set(seen) == {0, 40, 80}
-    assert seen[0] == {"a face turning", "the girl's face"}
-    assert seen[40] == seen[80] == {"a face turning"}
+    assert seen[0] == {"a person walking left", "the light blue jacket"}
+    assert seen[40] == seen[80] == {"a person walking left"}
     ds = pairs([seq], tokenizer, n=30, mix=NLBBOX_ONLY, augment=False)
-    assert {ds.draw(i)[1].text for i in range(len(ds))} == {"a face turning", "the girl's face"}
+    assert {ds.draw(i)[1].text for i in range(len(ds))} == {"a person walking left", "the light blue jacket"}
     with pytest.raises(ValueError, match="grounding_frames"):
         dataclasses.replace(seq, grounding_frames=(0, len(seq)))
 
 
 def test_absent_search_frames_give_invalid_samples(by_name, tokenizer):
-    seq = by_name["girl_otb"]
+    seq = by_name["jacket"]
     absent = np.ones(len(seq), dtype=bool)
     absent[10] = False  # only frame 10 shows the target
     seq = dataclasses.replace(seq, absent=absent)
@@ -359,17 +369,20 @@ def test_absent_search_frames_give_invalid_samples(by_name, tokenizer):
 
 
 def _copy_sequence(src, dst, frames):
+    """Frames ``frames`` of ``src`` (a count: the first ones; or the indices, in order) as a sequence
+    folder ``dst``, numbered from 000001.jpg."""
+    frames = range(frames) if isinstance(frames, int) else frames
     (dst / "img").mkdir(parents=True)
-    for p in src.frame_paths[:frames]:
-        shutil.copy(p, dst / "img" / p.name)
-    lines = [",".join(f"{v:g}" for v in row) for row in src.ground_truth[:frames]]
+    for k, i in enumerate(frames, start=1):
+        shutil.copy(src.frame_paths[i], dst / "img" / f"{k:06d}.jpg")
+    lines = [",".join(f"{v:g}" for v in src.ground_truth[i]) for i in frames]
     (dst / "groundtruth.txt").write_text("\n".join(lines) + "\n")
     (dst / "language.txt").write_text(src.language + "\n")
 
 
 def test_missing_and_corrupt_frames_are_skipped_with_a_warning(by_name, tokenizer, tmp_path, caplog):
-    _copy_sequence(by_name["girl_otb"], tmp_path / "data" / "broken", 6)
-    _copy_sequence(by_name["crossing_otb"], tmp_path / "data" / "partly", 6)
+    _copy_sequence(by_name["jacket"], tmp_path / "data" / "broken", 6)
+    _copy_sequence(by_name["jacket_reversed"], tmp_path / "data" / "partly", 6)
     broken, partly = load_dataset(tmp_path / "data")
     for p in broken.frame_paths:
         p.unlink()  # every frame of "broken" is gone
@@ -385,19 +398,19 @@ def test_missing_and_corrupt_frames_are_skipped_with_a_warning(by_name, tokenize
 
 
 def test_broken_boxes_are_skipped_with_a_warning(by_name, tokenizer, caplog):
-    seq = by_name["crossing_otb"]
+    seq = by_name["jacket"]
     gt = seq.ground_truth.copy()
-    gt[:60] = [5000.0, 5000.0, 20.0, 20.0]  # outside the 360x240 frame, yet "visible"
+    gt[:60] = [5000.0, 5000.0, 20.0, 20.0]  # outside the 640x480 frame, yet "visible"
     seq = dataclasses.replace(seq, ground_truth=gt)
     ds = pairs([seq], tokenizer, n=20, mix=BBOX_ONLY, seed=3)
     with caplog.at_level(logging.WARNING):
         infos = [ds.draw(i)[1] for i in range(len(ds))]
     assert all(i.template_frame >= 60 and i.search_frame >= 60 for i in infos)
-    assert "'crossing_otb' frame" in caplog.text and "outside" in caplog.text
+    assert "'jacket' frame" in caplog.text and "outside" in caplog.text
 
 
 def test_hopeless_data_raises_instead_of_looping(by_name, tokenizer):
-    seq = by_name["crossing_otb"]
+    seq = by_name["jacket"]
     gt = np.tile([5000.0, 5000.0, 20.0, 20.0], (len(seq), 1))
     ds = pairs([dataclasses.replace(seq, ground_truth=gt)], tokenizer, n=1, max_draws=5)
     with pytest.raises(RuntimeError, match="no usable training sample after 5 draws"):

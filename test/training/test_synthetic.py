@@ -343,13 +343,15 @@ def test_slivers_below_min_visible_are_absent():
 # --- backgrounds ---------------------------------------------------------------------------------
 
 
-def test_photo_backgrounds_from_a_folder_are_used(shared_data, tmp_path):
+def test_photo_backgrounds_from_a_folder_are_used(clip, tmp_path):
     photos = tmp_path / "photos"
     (photos / "a").mkdir(parents=True)
     (photos / "b" / "c").mkdir(parents=True)
-    shutil.copy(shared_data / "sequences" / "crossing_otb" / "img" / "000001.jpg", photos / "a" / "one.jpg")
-    deer = cv2.imread(str(shared_data / "sequences" / "deer_otb" / "img" / "000001.jpg"))
-    cv2.imwrite(str(photos / "b" / "c" / "two.png"), deer)
+    # Two different real photos from the packaged clip: its first frame as a JPEG, and a 480x360 crop
+    # of its last frame (another size, other content) as a PNG.
+    shutil.copy(clip / "img" / "000001.jpg", photos / "a" / "one.jpg")
+    last = cv2.imread(str(clip / "img" / "000100.jpg"))
+    cv2.imwrite(str(photos / "b" / "c" / "two.png"), last[0:360, 80:560])
     (photos / "notes.txt").write_text("not an image")
     assert len(Backgrounds.from_folder(photos)) == 2
 

@@ -1,13 +1,15 @@
 """The training command: DDP with two CPU processes (gloo on loopback), resume, bad configs.
 
-Real sequences from ../shared/data, a tiny model, a few steps: the loss must fall, the
-checkpoint must load in the tracker's loader, and a second run on the same folder resumes.
+Real frames from the packaged clip (two sequences made from it, see ``data``), a tiny model, a few
+steps: the loss must fall, the checkpoint must load in the tracker's loader, and a second run on the
+same folder resumes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,16 +19,36 @@ import pytest
 import yaml
 
 from conftest import tiny_config
+from litetrack_core.eval.datasets import load_dataset
 from litetrack_core.weights.checkpoint import load_model
 
 TINY = {k: v for k, v in tiny_config(csa=True, asymmetric=True, prune_blocks=(1,)).to_dict().items()}
 
 
-def _config(tmp_path: Path, shared_data: Path, **changes) -> Path:
-    data = {
+@pytest.fixture(scope="module")
+def data(clip, tmp_path_factory) -> Path:
+    """A folder of three real sequences made from the packaged clip: ``jacket`` (the clip itself),
+    ``jacket_reversed`` (its frames and boxes in reverse order: the person walks left to right) and
+    ``jacket_late`` (its frames 51-100 only)."""
+    src = load_dataset(clip)[0]
+    root = tmp_path_factory.mktemp("data")
+    for name, frames in (("jacket", range(len(src))), ("jacket_reversed", range(len(src) - 1, -1, -1)),
+                         ("jacket_late", range(50, len(src)))):
+        (root / name / "img").mkdir(parents=True)
+        for k, i in enumerate(frames, start=1):
+            shutil.copy(src.frame_paths[i], root / name / "img" / f"{k:06d}.jpg")
+        rows = [",".join(f"{v:g}" for v in src.ground_truth[i]) for i in frames]
+        (root / name / "groundtruth.txt").write_text("\n".join(rows) + "\n")
+        (root / name / "language.txt").write_text(src.language + "\n")
+    assert [s.name for s in load_dataset(root)] == ["jacket", "jacket_late", "jacket_reversed"]
+    return root
+
+
+def _config(tmp_path: Path, data: Path, **changes) -> Path:
+    settings = {
         "model": {**TINY, "prune_blocks": list(TINY["prune_blocks"])},
         "init": "random",
-        "datasets": [{"path": str(shared_data / "sequences"), "names": ["crossing_otb", "girl_otb"]}],
+        "datasets": [{"path": str(data), "names": ["jacket", "jacket_reversed"]}],
         "epochs": 3,
         "samples_per_epoch": 16,
         "batch_size": 4,
@@ -37,7 +59,7 @@ def _config(tmp_path: Path, shared_data: Path, **changes) -> Path:
         **changes,
     }
     path = tmp_path / "train.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(settings))
     return path
 
 
@@ -61,9 +83,9 @@ def _metrics(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_two_processes_train_resume_and_reload(tmp_path, shared_data):
+def test_two_processes_train_resume_and_reload(tmp_path, data):
     out = tmp_path / "run"
-    config = _config(tmp_path, shared_data)
+    config = _config(tmp_path, data)
     done = _run([str(config), "--out", str(out)], nproc=2)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert done.stdout.count("model:") == 1  # rank 0 reports
@@ -76,15 +98,15 @@ def test_two_processes_train_resume_and_reload(tmp_path, shared_data):
     assert yaml.safe_load((out / "config.yaml").read_text())["batch_size"] == 4
 
     # The same folder with one more epoch resumes at step 13 from the saved optimizer and schedule.
-    more = _run([str(_config(tmp_path, shared_data, epochs=4)), "--out", str(out)], nproc=1)
+    more = _run([str(_config(tmp_path, data, epochs=4)), "--out", str(out)], nproc=1)
     assert more.returncode == 0, more.stderr[-4000:]
     assert [m["step"] for m in _metrics(out)] == list(range(1, 17))
 
 
-def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
+def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, data):
     gated = {**TINY, "prune_blocks": [1], "prune_gate": True}
     out = tmp_path / "gate"
-    done = _run([str(_config(tmp_path, shared_data, model=gated, keep_ratio_target=0.7, epochs=1)), "--out", str(out)])
+    done = _run([str(_config(tmp_path, data, model=gated, keep_ratio_target=0.7, epochs=1)), "--out", str(out)])
     assert done.returncode == 0, done.stderr[-4000:]
     assert all("keep" in m and m["keep"] >= 0 for m in _metrics(out))
     assert load_model(out / "last.safetensors")[0].prune_gate is not None
@@ -105,8 +127,8 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, shared_data):
         ({"datasets": [{"path": "/a", "task_mix": [0, 0]}]}, "task_mix=[0, 0] must be 3 numbers"),
     ],
 )
-def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message):
-    done = _run([str(_config(tmp_path, shared_data, **changes)), "--out", str(tmp_path / "bad")])
+def test_bad_configs_are_refused_clearly(tmp_path, data, changes, message):
+    done = _run([str(_config(tmp_path, data, **changes)), "--out", str(tmp_path / "bad")])
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
 
 
@@ -114,8 +136,8 @@ def test_bad_configs_are_refused_clearly(tmp_path, shared_data, changes, message
     "setting, message",
     [("model=no-such-model", "unknown model config 'no-such-model'"), ("epochs", "a setting is KEY=VALUE")],
 )
-def test_command_line_overrides_are_checked_like_the_file(tmp_path, shared_data, setting, message):
-    done = _run([str(_config(tmp_path, shared_data)), "--out", str(tmp_path / "bad"), "--set", setting])
+def test_command_line_overrides_are_checked_like_the_file(tmp_path, data, setting, message):
+    done = _run([str(_config(tmp_path, data)), "--out", str(tmp_path / "bad"), "--set", setting])
     assert done.returncode == 2 and message in done.stderr, done.stderr[-2000:]
 
 
@@ -145,22 +167,22 @@ def test_a_checkpoint_init_is_read_relative_to_the_config(tmp_path):
         assert load_train_config(path).init == keyword
 
 
-def test_datasets_become_weighted_pools(tmp_path, shared_data):
+def test_datasets_become_weighted_pools(tmp_path, data):
     """Each dataset is a pool: its weight, or without weights its sequence count times repeat (the
     uniform draw over all sequences); a dataset's own task mix goes with it."""
     from litetrack_core.training.config import load_train_config
     from litetrack_core.training.trainer import _pools
 
-    seqs = str(shared_data / "sequences")
-    path = _config(tmp_path, shared_data, datasets=[
-        {"path": seqs, "names": ["crossing_otb", "girl_otb"], "repeat": 3},
-        {"path": seqs, "names": ["deer_otb"]},
+    seqs = str(data)
+    path = _config(tmp_path, data, datasets=[
+        {"path": seqs, "names": ["jacket", "jacket_reversed"], "repeat": 3},
+        {"path": seqs, "names": ["jacket_late"]},
     ])
     pools = _pools(load_train_config(path))
     assert [(len(p.sequences), p.weight, p.task_mix) for p in pools] == [(2, 6.0, None), (1, 1.0, None)]
-    path = _config(tmp_path, shared_data, datasets=[
-        {"path": seqs, "names": ["crossing_otb", "girl_otb"], "weight": 0.7},
-        {"path": seqs, "names": ["deer_otb"], "weight": 0.3, "task_mix": [0, 1, 0]},
+    path = _config(tmp_path, data, datasets=[
+        {"path": seqs, "names": ["jacket", "jacket_reversed"], "weight": 0.7},
+        {"path": seqs, "names": ["jacket_late"], "weight": 0.3, "task_mix": [0, 1, 0]},
     ])
     pools = _pools(load_train_config(path))
     assert [(len(p.sequences), p.weight, p.task_mix) for p in pools] == [(2, 0.7, None), (1, 0.3, (0, 1, 0))]

@@ -15,8 +15,9 @@ from litetrack_core.tracking.tracker import Tracker, load_tracker
 from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
 
 SHIPPING_LIMIT = 30 * 2**20  # bytes
-FRAMES = 30  # per development sequence
-# Mean IoU over those frames: 0.55 shipped vs 0.12 untrained when the model was committed;
+FRAMES = 30  # of the packaged clip: the jacket walks in, is covered by the walker in black (13-16), comes out
+# Mean IoU over those frames: 0.61 shipped vs 0.02 untrained on the clip when the test moved to it
+# (0.55 vs 0.12 on the first 30 frames of the seven development sequences when the model was committed);
 # a file that lost its training (or a loader that drops it) falls far below the margin.
 MARGIN = 0.25
 
@@ -55,9 +56,11 @@ def _mean_iou(model, sequences) -> float:
     return float(np.mean(overlaps))
 
 
-def test_the_trained_model_tracks_better_than_its_untrained_start(shipped, shared_data):
-    sequences = load_dataset(shared_data / "sequences")
-    assert len(sequences) == 7
+def test_the_trained_model_tracks_better_than_its_untrained_start(shipped, clip):
+    # On the packaged clip, not the dev seven: this checks the shipped file and its loader, so it runs from
+    # a clone alone (and 7 times cheaper); dev-set accuracy is measured by the eval command.
+    sequences = load_dataset(clip)
+    assert len(sequences) == 1
     trained = _mean_iou(shipped[0], sequences)
     untrained = _mean_iou(create_model(DEFAULT_CONFIG, pretrained=True), sequences)
     assert trained > untrained + MARGIN, (trained, untrained)

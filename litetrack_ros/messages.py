@@ -1,4 +1,4 @@
-"""TrackResult <-> ROS messages: Detection2D, TrackStatus, rviz markers, and boxes both ways.
+"""TrackResult <-> ROS messages: Detection2D, TrackStatus, rviz markers (the request side: target_requests.py).
 
 Boxes: the tracker speaks (x, y, w, h) in pixels, top-left corner; vision_msgs/BoundingBox2D
 speaks centre + size in pixels. ``class_id`` of the hypothesis is the target's words, or
@@ -11,24 +11,15 @@ import math
 
 from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
-from vision_msgs.msg import BoundingBox2D, Detection2D, ObjectHypothesisWithPose
+from vision_msgs.msg import Detection2D, ObjectHypothesisWithPose
 from visualization_msgs.msg import Marker
 
 from litetrack_core.tracking.types import TrackResult, TrackState
 from litetrack_ros.msg import TrackStatus
 
-__all__ = ["STATE_CODES", "box_from_msg", "detection", "marker", "status"]
+__all__ = ["STATE_CODES", "detection", "marker", "status"]
 
-Box = tuple[float, float, float, float]
 STATE_CODES = {TrackState.TRACKING: TrackStatus.TRACKING, TrackState.LOST: TrackStatus.LOST}
-
-
-def box_from_msg(box: BoundingBox2D) -> Box | None:
-    """(x, y, w, h) pixels from a BoundingBox2D, or None when a size is 0 (no box given)."""
-    if box.size_x == 0 or box.size_y == 0:
-        return None
-    cx, cy = box.center.position.x, box.center.position.y
-    return (cx - box.size_x / 2, cy - box.size_y / 2, box.size_x, box.size_y)
 
 
 def detection(result: TrackResult, header: Header, label: str | None) -> Detection2D:

@@ -21,17 +21,20 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.exceptions import ParameterException
 from rclpy.executors import MultiThreadedExecutor
-from rclpy.lifecycle import Node, State, TransitionCallbackReturn
+from rclpy.lifecycle import LifecyclePublisher, Node, State, TransitionCallbackReturn
+from rclpy.publisher import Publisher
+from rclpy.service import Service
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from rclpy.parameter import Parameter
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
@@ -47,73 +50,16 @@ from litetrack_ros.diagnostics import NodeStats, diagnostics
 from litetrack_ros.frame_slot import FrameSlot
 from litetrack_ros.image_conversion import compressed_to_rgb, image_to_rgb, rgb_to_image
 from litetrack_ros.msg import TrackStatus
+from litetrack_ros.parameters import DEVICES, LIVE, PARAMETERS, RELIABILITY, TRACKER_CONFIG, allowed
 from litetrack_ros.srv import SetTarget
+from litetrack_ros.target_requests import TargetRequest, TargetRequests, parse_request
 
 __all__ = ["TrackerNode", "main"]
 
-DEVICES = ("auto", "cpu", "cuda")
-RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
-# Live-tunable parameters: each is the TrackerConfig field of the same name.
-LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score")
-# Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
-# tracker sets up its keep-ratio controller when it is made).
-TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms")
-
-
-def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
-    return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
-
-
-def _int_range(lo: int, hi: int) -> list[IntegerRange]:
-    return [IntegerRange(from_value=lo, to_value=hi, step=1)]
-
-
-# name -> (default, description, extra descriptor fields). Read-only ones need a restart.
-PARAMETERS: dict[str, tuple[object, str, dict]] = {
-    "image_topic": ("image", "image topic; with use_compressed, '<image_topic>/compressed' is used", {"read_only": True}),
-    "use_compressed": (False, "subscribe to sensor_msgs/CompressedImage instead of Image", {"read_only": True}),
-    "reliability": ("best_effort", "image QoS reliability: best_effort (sensor data) or reliable", {"read_only": True}),
-    "config": ("", "model config name; empty: the checkpoint's, or the default CPU model", {"read_only": True}),
-    "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: the packaged default model", {"read_only": True}),
-    "device": ("auto", "auto (CUDA when available), cuda or cpu", {"read_only": True}),
-    "precision": ("fp32", "fp32, or fp16 / bf16 autocast", {"read_only": True}),
-    "lost_score": (0.2, "a frame whose score is below this is weak", {"floating_point_range": _float_range(0.0, 1.0)}),
-    "lost_after": (10, "weak frames in a row before the state is LOST (0: never)", {"integer_range": _int_range(0, 1000)}),
-    "regrounding": (True, "look for a target named in words on the whole frame while LOST", {}),
-    "reground_every": (5, "frames between grounding attempts while LOST", {"integer_range": _int_range(1, 1000)}),
-    "reground_score": (0.4, "grounding score needed to resume tracking", {"floating_point_range": _float_range(0.0, 1.0)}),
-    "keep_ratio": (
-        1.0,
-        "search tokens kept at each of the model's pruning blocks (1.0: no pruning); with latency_budget_ms, the starting ratio",
-        {"read_only": True, "floating_point_range": _float_range(0.0, 1.0), "additional_constraints": "in (0, 1]"},
-    ),
-    "latency_budget_ms": (
-        0.0,
-        "per-frame tracker step budget: the keep ratio is chosen at run time so that the step's p90 stays within it "
-        "(0: off, keep_ratio is fixed); needs a model with pruning blocks",
-        {"read_only": True, "floating_point_range": _float_range(0.0, 60000.0), "additional_constraints": "in [0, 60000] (0: off)"},
-    ),
-    "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
-    "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
-    "publish_debug_image": (True, "draw and publish debug_image while someone subscribes", {}),
-    "target_text": ("", "start tracking this target (words) on the first frame", {"read_only": True}),
-    "target_box": ([0.0], "start tracking this box [x, y, w, h] (pixels) on the first frame; [0.0]: none", {"read_only": True}),
-    "request_timeout_s": (10.0, "how long track_target waits for the frame it refers to", {"floating_point_range": _float_range(0.1, 600.0)}),
-    "autostart": (True, "configure and activate on start (set false under a lifecycle manager)", {"read_only": True}),
-}
-
-
-@dataclass
-class TargetRequest:
-    """A target to set on the frame stamped ``stamp_ns`` (0: the next frame), answered via ``done``."""
-
-    text: str | None
-    box: tuple[float, float, float, float] | None
-    stamp_ns: int
-    done: threading.Event = field(default_factory=threading.Event)
-    success: bool = False
-    message: str = ""
-    detection: Detection2D = field(default_factory=Detection2D)
+# Target requests that may wait for their frame at once; more are refused at once. Each waiting call
+# holds one executor thread, so the executor has this many threads beyond those images and timers use.
+REQUEST_DEPTH = 8
+EXECUTOR_THREADS = 4 + REQUEST_DEPTH
 
 
 class TrackerNode(Node):
@@ -126,10 +72,11 @@ class TrackerNode(Node):
             try:
                 self.declare_parameter(name, default, descriptor)
             except ParameterException as err:  # out of range or of the wrong type (command line, parameters file)
-                allowed = descriptor.additional_constraints or _allowed(descriptor)
+                allowed = descriptor.additional_constraints or allowed(descriptor)
                 raise ValueError(f"parameter {name} refused{f' (must be {allowed})' if allowed else ''}: {err}") from None
         self._check_choices()
-        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
         self.stats = NodeStats()
         # (message, node-clock ns at arrival): arrival splits latency into transport and queueing.
         self.slot: FrameSlot[tuple[Image | CompressedImage, int]] = FrameSlot()
@@ -138,14 +85,16 @@ class TrackerNode(Node):
         self.state = "IDLE"
         self.last_keep_ratio: float | None = None  # the last TrackResult's (None before the first one)
         self.last_grounding: tuple[str, float] | None = None  # path and score of the last grounding by words
-        self._requests: list[TargetRequest] = []
-        self._requests_lock = threading.Lock()
+        self._requests = TargetRequests(REQUEST_DEPTH)
         self._stop_requested = threading.Event()
         self._recent: deque[Image | CompressedImage] = deque(maxlen=8)
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._last_processed = 0.0
-        self._entities: list = []
+        self._entities: list = []  # what on_configure made, destroyed by on_cleanup / on_shutdown
+        # Set once an activation has finished (the model loaded, or failed to): a target request that
+        # arrives while the node configures or activates waits for it (request_timeout_s).
+        self._settled = threading.Event()
         if self.get_parameter("autostart").value:
             # Not in the constructor itself: loading the model takes seconds.
             self._autostart_timer = self.create_timer(0.0, self._autostart)
@@ -174,17 +123,21 @@ class TrackerNode(Node):
         values.update(overrides or {})
         return TrackerConfig(**values)
 
-    def _on_set_parameters(self, params: list[Parameter]) -> SetParametersResult:
-        """Validate live changes as a whole (ranges are checked by the descriptors), then apply."""
+    def _check_parameters(self, params: list[Parameter]) -> SetParametersResult:
+        """Validate live changes as a whole (ranges are checked by the descriptors); nothing is applied here."""
         live = {p.name: p.value for p in params if p.name in LIVE}
         if live:
             try:
-                config = self._tracker_config(live)
+                self._tracker_config(live)
             except ValueError as err:
                 return SetParametersResult(successful=False, reason=str(err))
-            if self.tracker is not None:
-                self.tracker.config = config
         return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, params: list[Parameter]) -> None:
+        """Apply live changes once they are set (after ``_check_parameters`` accepted them)."""
+        tracker = self.tracker
+        if tracker is not None and any(p.name in LIVE for p in params):
+            tracker.config = self._tracker_config()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -212,35 +165,55 @@ class TrackerNode(Node):
             qos,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
-        self.target_srv = self.create_service(SetTarget, "track_target", self._on_track_target, callback_group=services)
+        # A deep request queue in DDS: a burst of calls is read at once and each answered (served or refused).
+        self.target_srv = self.create_service(SetTarget, "track_target", self._on_track_target,
+                                              qos_profile=QoSProfile(depth=100), callback_group=services)
         self.stop_srv = self.create_service(Trigger, "stop_tracking", self._on_stop_tracking, callback_group=services)
         self.diag_timer = self.create_timer(1.0, self._publish_diagnostics)
+        self._entities = [self.detection_pub, self.status_pub, self.debug_pub, self.marker_pub, self.diag_pub,
+                          self.image_sub, self.target_srv, self.stop_srv, self.diag_timer]
         self.get_logger().info(f"configured: {'compressed ' if compressed else ''}images on '{self.image_sub.topic_name}'")
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: State) -> TransitionCallbackReturn:
         self._load_model()
+        if self.tracker is None:  # diagnostics and service answers say why (load_error)
+            self._settled.set()
+            return TransitionCallbackReturn.FAILURE
         self._running.set()
         self._worker = threading.Thread(target=self._work, name="litetrack-worker", daemon=True)
         self._worker.start()
         text, box = self._p("target_text") or None, list(self._p("target_box"))
         if text or box != [0.0]:
             self._queue(TargetRequest(text, tuple(box) if box != [0.0] else None, 0))
-        return super().on_activate(state)
+        result = super().on_activate(state)
+        self._settled.set()
+        return result
 
     def on_deactivate(self, state: State) -> TransitionCallbackReturn:
         self._stop_worker()
+        self._release()  # the model (and its GPU memory) comes back with the next activation
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: State) -> TransitionCallbackReturn:
         self._stop_worker()
         self._release()
+        self._destroy_entities()
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: State) -> TransitionCallbackReturn:
         self._stop_worker()
         self._release()
+        self._destroy_entities()
         return TransitionCallbackReturn.SUCCESS
+
+    def _destroy_entities(self) -> None:
+        """Undo on_configure: a later configure makes them anew, with the parameters of then."""
+        destroy = {LifecyclePublisher: self.destroy_lifecycle_publisher, Publisher: self.destroy_publisher,
+                   Subscription: self.destroy_subscription, Service: self.destroy_service, Timer: self.destroy_timer}
+        for entity in self._entities:
+            next(d for kind, d in destroy.items() if isinstance(entity, kind))(entity)
+        self._entities = []
 
     def _load_model(self) -> None:
         """Load the model; a failure leaves the node up, reporting ERROR (diagnostics, services)."""
@@ -265,6 +238,7 @@ class TrackerNode(Node):
 
     def _release(self) -> None:
         """Free the model (and GPU memory) with the node's state."""
+        self._settled.clear()
         self.tracker = None
         import torch
 
@@ -276,7 +250,7 @@ class TrackerNode(Node):
         if self._worker is not None:
             self._worker.join(timeout=5.0)
             self._worker = None
-        self._fail_pending("tracking stopped before the request was served")
+        self._requests.refuse_all("tracking stopped before the request was served")
 
     # ------------------------------------------------------------------ callbacks
 
@@ -299,18 +273,22 @@ class TrackerNode(Node):
         return response
 
     def _serve(self, request: SetTarget.Request) -> tuple[bool, str, Detection2D | None]:
-        """Queue the request for the worker and wait for its answer: (success, message, detection)."""
-        text = request.text if request.text.strip() else None
-        box = messages.box_from_msg(request.box)
+        """Check the request, queue it for the worker and wait for its answer: (success, message, detection)."""
+        b = request.box
+        try:
+            text, box = parse_request(request.text, b.center.position.x, b.center.position.y, b.size_x, b.size_y, b.center.theta)
+        except ValueError as err:
+            return False, str(err), None
+        timeout = self._p("request_timeout_s")
+        if not self._settled.wait(timeout):
+            return False, f"the node did not become active within {timeout:.1f} s", None
         if self.tracker is None:
             return False, self.load_error or "the node is not active", None
-        if text is None and box is None:
-            return False, "give text, a box (size > 0), or both", None
         req = TargetRequest(text, box, _ns(request.stamp))
-        self._queue(req)
-        timeout = self._p("request_timeout_s")
+        if not self._queue(req):
+            return False, f"{REQUEST_DEPTH} target requests are already waiting for frames; try again", None
         if not req.done.wait(timeout):
-            self._drop(req)
+            self._requests.withdraw(req)
             return False, f"no image on '{self.image_sub.topic_name}' within {timeout:.1f} s to set the target on", None
         return req.success, req.message, req.detection if req.success else None
 
@@ -331,7 +309,7 @@ class TrackerNode(Node):
                 self.tracker.reset()
                 self.state = "IDLE"
             max_rate = self._p("max_rate_hz")
-            if not self._pending() and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
+            if not len(self._requests) and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
                 self.slot.dropped += 1
                 continue
             try:
@@ -341,7 +319,7 @@ class TrackerNode(Node):
 
     def _process(self, msg: Image | CompressedImage, arrived_ns: int) -> None:
         taken_ns = self.get_clock().now().nanoseconds
-        served = self._request_for(msg.header)
+        served = self._requests.take(_ns(msg.header.stamp), {_ns(m.header.stamp): m for m in self._recent})
         request = None
         if served is not None:
             request, msg = served  # the frame the request names (this one, or a recent one)
@@ -353,7 +331,7 @@ class TrackerNode(Node):
             self.stats.bad_frame()
             self.get_logger().warning(f"bad image: {err}", throttle_duration_sec=1.0)
             if request is not None:
-                self._answer(request, False, f"the image to set the target on is unusable: {err}")
+                request.answer(False, f"the image to set the target on is unusable: {err}")
             return
         self._last_processed = time.monotonic()
         if request is not None:
@@ -362,10 +340,10 @@ class TrackerNode(Node):
                 result = self.tracker.set_target(frame, request.text, request.box)
             except ValueError as err:
                 self.state = "TRACKING" if self.tracker.has_target else "IDLE"
-                self._answer(request, False, str(err))
+                request.answer(False, str(err))
                 return
-            request.detection = messages.detection(result, msg.header, request.text)
-            self._answer(request, True, f"tracking {request.text or 'box'} from {_fmt(result.box_xywh_px)}")
+            request.answer(True, f"tracking {request.text or 'box'} from {_fmt(result.box_xywh_px)}",
+                           messages.detection(result, msg.header, request.text))
         else:
             result = self.tracker.track(frame)
         self._publish(result, msg.header, frame)
@@ -425,61 +403,21 @@ class TrackerNode(Node):
 
     # ------------------------------------------------------------------ target requests
 
-    def _queue(self, request: TargetRequest) -> None:
-        """Hand a request to the worker; a stamp older than every recent frame is refused at once."""
+    def _queue(self, request: TargetRequest) -> bool:
+        """Hand a request to the worker (False: the queue is full). A stamp older than every recent
+        frame is answered at once."""
         named = None
         if request.stamp_ns:
             recent = list(self._recent)
             named = next((m for m in recent if _ns(m.header.stamp) == request.stamp_ns), None)
             if named is None and recent and request.stamp_ns < _ns(recent[-1].header.stamp):
-                self._answer(request, False, f"no frame with stamp {request.stamp_ns} ns among the recent ones")
-                return
-        with self._requests_lock:
-            self._requests.append(request)
+                request.answer(False, f"no frame with stamp {request.stamp_ns} ns among the recent ones")
+                return True
+        if not self._requests.submit(request):
+            return False
         if named is not None:  # already received: offer it again, even if the camera has stopped
             self.slot.put((named, self.get_clock().now().nanoseconds))
-
-    def _pending(self) -> bool:
-        with self._requests_lock:
-            return bool(self._requests)
-
-    def _request_for(self, header: Header) -> tuple[TargetRequest, Image | CompressedImage] | None:
-        """The oldest request that can be served now, with the frame it names (stamp 0: the frame
-        at hand). Requests whose frame is no longer among the recent ones are answered."""
-        stamp = _ns(header.stamp)
-        recent = {_ns(m.header.stamp): m for m in self._recent}
-        with self._requests_lock:
-            for req in list(self._requests):
-                frame = recent.get(stamp if req.stamp_ns == 0 else req.stamp_ns)
-                if frame is not None:
-                    self._requests.remove(req)
-                    return req, frame
-                if req.stamp_ns and req.stamp_ns < stamp:
-                    self._requests.remove(req)
-                    self._answer(req, False, f"no frame with stamp {req.stamp_ns} ns among the recent ones")
-        return None
-
-    def _drop(self, request: TargetRequest) -> None:
-        with self._requests_lock:
-            if request in self._requests:
-                self._requests.remove(request)
-
-    def _fail_pending(self, message: str) -> None:
-        with self._requests_lock:
-            pending, self._requests = self._requests, []
-        for req in pending:
-            self._answer(req, False, message)
-
-    @staticmethod
-    def _answer(request: TargetRequest, success: bool, message: str) -> None:
-        request.success, request.message = success, message
-        request.done.set()
-
-
-def _allowed(descriptor: ParameterDescriptor) -> str:
-    """A descriptor's range in words ("in [0.0, 1.0]"), or "" when it has none."""
-    ranges = [*descriptor.floating_point_range, *descriptor.integer_range]
-    return f"in [{ranges[0].from_value}, {ranges[0].to_value}]" if ranges else ""
+        return True
 
 
 def _ns(stamp) -> int:
@@ -507,7 +445,7 @@ def main(args: list[str] | None = None) -> None:
         rclpy.logging.get_logger("litetrack_tracker").fatal(str(err))
         rclpy.try_shutdown()
         raise SystemExit(2) from None
-    executor = MultiThreadedExecutor(num_threads=4)
+    executor = MultiThreadedExecutor(num_threads=EXECUTOR_THREADS)
     executor.add_node(node)
     try:
         while not stop.is_set() and rclpy.ok():

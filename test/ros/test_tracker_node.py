@@ -486,3 +486,162 @@ def test_a_budget_needs_a_model_with_pruning_blocks(checkpoint, ros_node, spin_u
         assert "latency_budget_ms" in message and "pruning blocks" in message, message
         answer = g.call(g.request(text="a person"))
         assert not answer.success and "pruning blocks" in answer.message, answer.message
+
+
+def test_impossible_boxes_are_refused_before_any_image(node_proc, ros_node, spin_until):
+    """NaN and 1e308 boxes are answered from the request alone: no image is ever sent, and the answer
+    comes long before the 10 s that a valid request would wait for its frame."""
+    g = Graph(ros_node("probe"), spin_until)
+    assert spin_until(lambda: g.set_target.service_is_ready(), 60.0), "track_target never appeared"
+    for box, reason in (((10.0, 10.0, float("nan"), 20.0), "finite"), ((1e308, 1e308, 1e308, 1e308), "cannot be in an image")):
+        answer = g.call(g.request(box=box), timeout=5.0)
+        assert not answer.success and reason in answer.message, answer.message
+    answer = g.call(g.request(), timeout=5.0)
+    assert not answer.success and "give text, a box" in answer.message
+
+
+def test_a_burst_of_requests_is_answered_while_tracking_goes_on(graph, node_proc, sequence):
+    """30 track_target calls at once, while a 10 Hz camera runs: every call is answered (served, or
+    refused at once beyond the queue's depth) and detections keep coming, none more than 1 s apart."""
+    import threading
+
+    from litetrack_ros.tracker_node import REQUEST_DEPTH
+
+    frames, gt, _ = sequence
+    base = time.time_ns()
+    graph.publish(frames[0], base)
+    assert graph.call(graph.request(box=tuple(gt[0]), stamp_ns=base)).success
+    running = threading.Event()
+    running.set()
+
+    def camera() -> None:
+        i = 0
+        while running.is_set():
+            graph.publish(frames[i % len(frames)], time.time_ns())
+            i += 1
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=camera, daemon=True)
+    thread.start()
+    try:
+        graph.spin_until(lambda: False, 1.0)
+        start = time.time_ns()
+        futures = [graph.set_target.call_async(graph.request(box=tuple(gt[0]))) for _ in range(30)]
+        assert graph.spin_until(lambda: all(f.done() for f in futures), 30.0), \
+            f"{sum(not f.done() for f in futures)} of 30 calls never answered"
+        graph.spin_until(lambda: False, 1.0)
+        end = time.time_ns()
+    finally:
+        running.clear()
+        thread.join()
+    answers = [f.result() for f in futures]
+    served = [a for a in answers if a.success]
+    refused = [a for a in answers if not a.success]
+    assert 1 <= len(served) and all("already waiting" in a.message for a in refused), [a.message for a in refused][:3]
+    assert len(refused) <= 30 - 1 and len(served) >= min(REQUEST_DEPTH, 30) // 2
+    stamps = sorted(s for s in graph.detections if start <= s <= end)
+    gaps = np.diff(stamps) / 1e9
+    assert len(stamps) >= 10 and gaps.max() <= 1.0, f"{len(stamps)} detections, largest gap {gaps.max():.2f} s"
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def _ours(node, name: str = "litetrack_tracker") -> dict[str, set[str]] | None:
+    """The node's publishers, subscriptions and services that on_configure makes, by name, as the
+    ROS graph shows them (the lifecycle and parameter services are the node's own, always there);
+    None while the graph does not know the node yet."""
+    from rclpy.node import NodeNameNonExistentError
+
+    own = ("/detection", "/status", "/debug_image", "/marker", "/diagnostics", "/cam/image", "/track_target", "/stop_tracking")
+    try:
+        return {
+            "publishers": {n for n, _ in node.get_publisher_names_and_types_by_node(name, "/") if n in own},
+            "subscriptions": {n for n, _ in node.get_subscriber_names_and_types_by_node(name, "/") if n in own},
+            "services": {n for n, _ in node.get_service_names_and_types_by_node(name, "/") if n in own},
+        }
+    except NodeNameNonExistentError:
+        return None
+
+
+def test_lifecycle_makes_and_destroys_what_it_should(checkpoint, sequence, ros_node, spin_until):
+    """configure -> activate -> deactivate -> cleanup -> configure -> activate -> shutdown under a
+    lifecycle manager's calls (autostart off): after each, the graph shows exactly the node's entities
+    of that state, and once active again a box target tracks on real frames."""
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+
+    values = {name: default for name, (default, _) in LAUNCH_ARGUMENTS.items()}
+    values.update(image_topic="/cam/image", checkpoint=str(checkpoint), device="cpu")
+    cmd = [sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, DEFAULT_PARAMS_FILE), "-p", "autostart:=false"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    configured = {"publishers": {"/detection", "/status", "/debug_image", "/marker", "/diagnostics"},
+                  "subscriptions": {"/cam/image"}, "services": {"/track_target", "/stop_tracking"}}
+    nothing = {"publishers": set(), "subscriptions": set(), "services": set()}
+    try:
+        g = Graph(ros_node("probe_lifecycle"), spin_until)
+        change = g.node.create_client(ChangeState, "/litetrack_tracker/change_state")
+        get = g.node.create_client(GetState, "/litetrack_tracker/get_state")
+        assert spin_until(change.service_is_ready, 60.0) and spin_until(get.service_is_ready, 10.0)
+
+        def transition(transition_id: int, label: str, entities: dict) -> None:
+            future = change.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
+            assert spin_until(future.done, 60.0) and future.result().success, f"transition {transition_id} failed"
+            state = get.call_async(GetState.Request())
+            assert spin_until(state.done, 10.0) and state.result().current_state.label == label
+            assert spin_until(lambda: _ours(g.node) == entities, 10.0), f"{label}: {_ours(g.node)}"
+
+        def tracks() -> None:
+            g.ready()
+            frames, gt, _ = sequence
+            base = time.time_ns()
+            g.publish(frames[0], base)
+            assert g.call(g.request(box=tuple(gt[0]), stamp_ns=base)).success
+            assert len(g.track(frames[1:4], time.time_ns())) == 3
+
+        assert spin_until(lambda: _ours(g.node) == nothing, 10.0)
+        transition(Transition.TRANSITION_CONFIGURE, "inactive", configured)
+        transition(Transition.TRANSITION_ACTIVATE, "active", configured)
+        tracks()
+        transition(Transition.TRANSITION_DEACTIVATE, "inactive", configured)
+        transition(Transition.TRANSITION_CLEANUP, "unconfigured", nothing)
+        transition(Transition.TRANSITION_CONFIGURE, "inactive", configured)  # once again: nothing made twice
+        transition(Transition.TRANSITION_ACTIVATE, "active", configured)
+        tracks()
+        transition(Transition.TRANSITION_ACTIVE_SHUTDOWN, "finalized", nothing)
+    finally:
+        rc, out = stop_node(proc)
+    assert rc == 0 and "Traceback" not in out, out
+
+
+def test_a_target_set_as_the_node_starts_waits_for_the_model(sequence, ros_node, spin_until):
+    """A mission script sets the target in the same second the node is launched: the request waits
+    while the model loads (the packaged default model: seconds, after the service appears) and
+    succeeds on the first frame after."""
+    import threading
+
+    frames, gt, _ = sequence
+    g = Graph(ros_node("probe_startup"), spin_until)
+    proc = start_node("")
+    running = threading.Event()
+    running.set()
+
+    def camera() -> None:
+        while running.is_set():
+            g.publish(frames[0], time.time_ns())
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=camera, daemon=True)
+    try:
+        assert spin_until(lambda: g.set_target.service_is_ready(), 60.0)
+        future = g.set_target.call_async(g.request(box=tuple(gt[0])))  # as soon as the service exists
+        thread.start()
+        assert spin_until(future.done, 60.0), "track_target did not answer"
+        answer = future.result()
+        assert answer.success and answer.message.startswith("tracking box"), answer.message
+    finally:
+        running.clear()
+        if thread.is_alive():
+            thread.join()
+        rc, out = stop_node(proc)
+    assert rc == 0, out

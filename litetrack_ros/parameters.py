@@ -1,0 +1,65 @@
+"""tracker_node's parameters: names, defaults, descriptions, ranges (config/tracker.yaml mirrors them)."""
+
+from __future__ import annotations
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.qos import ReliabilityPolicy
+
+__all__ = ["DEVICES", "LIVE", "PARAMETERS", "RELIABILITY", "TRACKER_CONFIG", "allowed"]
+
+DEVICES = ("auto", "cpu", "cuda")
+RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
+# Live-tunable parameters: each is the TrackerConfig field of the same name.
+LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score")
+# Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
+# tracker sets up its keep-ratio controller when it is made).
+TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms")
+
+
+def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+
+
+def _int_range(lo: int, hi: int) -> list[IntegerRange]:
+    return [IntegerRange(from_value=lo, to_value=hi, step=1)]
+
+
+# name -> (default, description, extra descriptor fields). Read-only ones need a restart.
+PARAMETERS: dict[str, tuple[object, str, dict]] = {
+    "image_topic": ("image", "image topic; with use_compressed, '<image_topic>/compressed' is used", {"read_only": True}),
+    "use_compressed": (False, "subscribe to sensor_msgs/CompressedImage instead of Image", {"read_only": True}),
+    "reliability": ("best_effort", "image QoS reliability: best_effort (sensor data) or reliable", {"read_only": True}),
+    "config": ("", "model config name; empty: the checkpoint's, or the default CPU model", {"read_only": True}),
+    "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: the packaged default model", {"read_only": True}),
+    "device": ("auto", "auto (CUDA when available), cuda or cpu", {"read_only": True}),
+    "precision": ("fp32", "fp32, or fp16 / bf16 autocast", {"read_only": True}),
+    "lost_score": (0.2, "a frame whose score is below this is weak", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "lost_after": (10, "weak frames in a row before the state is LOST (0: never)", {"integer_range": _int_range(0, 1000)}),
+    "regrounding": (True, "look for a target named in words on the whole frame while LOST", {}),
+    "reground_every": (5, "frames between grounding attempts while LOST", {"integer_range": _int_range(1, 1000)}),
+    "reground_score": (0.4, "grounding score needed to resume tracking", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "keep_ratio": (
+        1.0,
+        "search tokens kept at each of the model's pruning blocks (1.0: no pruning); with latency_budget_ms, the starting ratio",
+        {"read_only": True, "floating_point_range": _float_range(0.0, 1.0), "additional_constraints": "in (0, 1]"},
+    ),
+    "latency_budget_ms": (
+        0.0,
+        "per-frame tracker step budget: the keep ratio is chosen at run time so that the step's p90 stays within it "
+        "(0: off, keep_ratio is fixed); needs a model with pruning blocks",
+        {"read_only": True, "floating_point_range": _float_range(0.0, 60000.0), "additional_constraints": "in [0, 60000] (0: off)"},
+    ),
+    "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
+    "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
+    "publish_debug_image": (True, "draw and publish debug_image while someone subscribes", {}),
+    "target_text": ("", "start tracking this target (words) on the first frame", {"read_only": True}),
+    "target_box": ([0.0], "start tracking this box [x, y, w, h] (pixels) on the first frame; [0.0]: none", {"read_only": True}),
+    "request_timeout_s": (10.0, "how long track_target waits for the frame it refers to", {"floating_point_range": _float_range(0.1, 600.0)}),
+    "autostart": (True, "configure and activate on start (set false under a lifecycle manager)", {"read_only": True}),
+}
+
+
+def allowed(descriptor: ParameterDescriptor) -> str:
+    """A descriptor's range in words ("in [0.0, 1.0]"), or "" when it has none."""
+    ranges = [*descriptor.floating_point_range, *descriptor.integer_range]
+    return f"in [{ranges[0].from_value}, {ranges[0].to_value}]" if ranges else ""

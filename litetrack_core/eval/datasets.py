@@ -1,5 +1,4 @@
-"""Tracking benchmarks on disk, read into one ``Sequence`` type; referring-expression grounding pairs
-(RefCOCO, RefCOCO+, RefCOCOg) into ``GroundingSample``. Evaluation and training share these readers.
+"""Tracking benchmarks on disk, read into one ``Sequence`` type. Evaluation and training share these readers.
 
 Ground truth is (N, 4) float64 x, y, w, h in pixels, top-left origin, one row per frame. Frames are
 read lazily, as RGB uint8 (H, W, 3). Box files may separate values by commas, tabs or spaces, mixed
@@ -52,9 +51,7 @@ cannot be decoded.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -64,7 +61,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["GroundingSample", "Sequence", "load_dataset", "load_refcoco"]
+__all__ = ["Sequence", "load_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +109,6 @@ class Sequence:
     def frame(self, index: int) -> np.ndarray:
         """Frame ``index`` as an RGB uint8 (H, W, 3) array. Raises OSError if the file cannot be decoded."""
         return _read_rgb(self.frame_paths[index], f"frame {index} of {self.name!r}")
-
-
-@dataclass(frozen=True)
-class GroundingSample:
-    """One referring expression: the image, the referred object's box (x, y, w, h pixels, inside the
-    image, w and h > 0) and the sentence."""
-
-    image_path: Path
-    box_xywh_px: tuple[float, float, float, float]
-    sentence: str
-
-    def image(self) -> np.ndarray:
-        """The image as an RGB uint8 (H, W, 3) array. Raises OSError if the file cannot be decoded."""
-        return _read_rgb(self.image_path, "image")
 
 
 def _read_rgb(path: Path, what: str) -> np.ndarray:
@@ -553,200 +536,3 @@ def _read_grounding(path: Path, frames: int) -> tuple[int, ...]:
     if not fields or not all(f.isdigit() and 1 <= int(f) <= frames for f in fields):
         raise _Broken(f"{path.name} must hold frame positions 1..{frames}, one a line, got {' '.join(fields[:5])!r}")
     return tuple(int(f) - 1 for f in fields)
-
-
-# --- RefCOCO / RefCOCO+ / RefCOCOg -----------------------------------------------------------------
-
-_REFS_JSON = ("refs(umd).json", "refs(unc).json", "refs(google).json", "refs(berkeley).json", "refs.json")
-_PICKLE_TO_JSON = (
-    "python -c \"import json, pickle, sys; json.dump(pickle.load(open(sys.argv[1], 'rb')), "
-    "open(sys.argv[2], 'w'))\" 'refs(umd).p' 'refs(umd).json'"
-)
-_BOX_TOLERANCE_PX = 1.0
-_IMAGE_DIRS = ("images", "train2014", "images/train2014", "images/mscoco/images/train2014", "coco/train2014")
-
-
-def load_refcoco(
-    root: str | Path,
-    split: str,
-    *,
-    refs: str | Path | None = None,
-    images: str | Path | None = None,
-) -> list[GroundingSample]:
-    """Referring expressions of one split of RefCOCOg (or RefCOCO, RefCOCO+), one sample per sentence.
-
-    ``root`` is the dataset folder of the usual layout (``data/refcocog``): ``instances.json`` (COCO
-    format: ``images`` with ``id``, ``file_name``, ``width``, ``height``; ``annotations`` with ``id``,
-    ``image_id``, ``bbox`` x, y, w, h) and the referring expressions as JSON: a list of refs, each with
-    ``ref_id``, ``image_id``, ``ann_id``, ``split`` and ``sentences`` (``raw`` / ``sent`` / ``tokens``), in
-    ``refs(umd).json`` (else ``refs(unc).json``, ``refs(google).json``, ``refs(berkeley).json``,
-    ``refs.json``; ``refs=`` names another file). ``split``: as written in the refs (``train``, ``val``,
-    ``test``; RefCOCO also ``testA``, ``testB``).
-
-    The original distribution ships the refs as a Python pickle, ``refs(umd).p``. Pickles are never
-    loaded here (unpickling data from others can run arbitrary code). Convert a copy you trust once::
-
-        python -c "import json, pickle, sys; json.dump(pickle.load(open(sys.argv[1], 'rb')), \\
-            open(sys.argv[2], 'w'))" 'refs(umd).p' 'refs(umd).json'
-
-    Images: ``images=`` or the first of ``images/``, ``train2014/``, ``images/train2014/``,
-    ``images/mscoco/images/train2014/``, ``coco/train2014/`` under ``root`` or its parent that holds the
-    split's first image; the file name is the image's ``file_name`` in ``instances.json``.
-
-    The sentence is ``raw`` (whitespace collapsed), else ``sent``, else the joined ``tokens``. Skipped,
-    with one warning counting them by reason: malformed refs, refs whose annotation or image is not in
-    ``instances.json``, boxes that are not 4 finite numbers, have w or h <= 0 or lie outside the image
-    (more than 1 px over an edge; up to 1 px is clipped), missing image files, empty sentences.
-    Raises ValueError when the files are missing or the split does not occur.
-    """
-    folder = Path(root)
-    if not folder.is_dir():
-        raise ValueError(f"refcoco path {str(folder)!r} is not a folder")
-    instances_path = folder / "instances.json"
-    if not instances_path.is_file():
-        raise ValueError(f"no instances.json in {str(folder)!r}")
-    refs_path = _refs_file(folder, refs)
-    ref_list = _load_json(refs_path)
-    if isinstance(ref_list, dict) and isinstance(ref_list.get("refs"), list):
-        ref_list = ref_list["refs"]
-    if not isinstance(ref_list, list):
-        raise ValueError(f"{refs_path} must hold a JSON list of refs")
-    instances = _load_json(instances_path)
-    if not isinstance(instances, dict):
-        raise ValueError(f"{instances_path} must hold a COCO JSON object")
-    images_by_id = {i.get("id"): i for i in instances.get("images", []) if isinstance(i, dict)}
-    anns_by_id = {a.get("id"): a for a in instances.get("annotations", []) if isinstance(a, dict)}
-
-    chosen = [r for r in ref_list if isinstance(r, dict) and r.get("split") == split]
-    if not chosen:
-        found = sorted({str(r.get("split")) for r in ref_list if isinstance(r, dict)})
-        raise ValueError(f"no refs of split {split!r} in {refs_path.name}: it has {', '.join(found) or 'none'}")
-    image_dir = _coco_image_dir(folder, images, chosen, images_by_id)
-
-    samples: list[GroundingSample] = []
-    skipped: dict[str, list[Any]] = {}
-    exists: dict[Any, bool] = {}
-    total = 0
-
-    def skip(reason: str, ref: dict, count: int = 1) -> None:
-        entry = skipped.setdefault(reason, [0, []])
-        entry[0] += count
-        entry[1].append(ref.get("ref_id", "?"))
-
-    for ref in chosen:
-        sentences = _ref_sentences(ref.get("sentences"))
-        count = max(len(sentences), 1)
-        total += count
-        target = _ref_target(ref, images_by_id, anns_by_id)
-        if isinstance(target, str):
-            skip(target, ref, count)
-            continue
-        image_id, box = target
-        path = image_dir / str(images_by_id[image_id]["file_name"])
-        if image_id not in exists:
-            exists[image_id] = path.is_file()
-        if not exists[image_id]:
-            skip("image file missing", ref, count)
-            continue
-        for sentence in sentences:
-            if sentence:
-                samples.append(GroundingSample(path, box, sentence))
-            else:
-                skip("empty sentence", ref)
-        if not sentences:
-            skip("no sentences", ref)
-    if skipped:
-        n_skipped = sum(entry[0] for entry in skipped.values())
-        reasons = "; ".join(
-            f"{n} {reason} (ref_id {', '.join(map(str, ids[:5]))}{', ...' if len(ids) > 5 else ''})"
-            for reason, (n, ids) in sorted(skipped.items())
-        )
-        log.warning("refcoco %s, split %s: skipped %d of %d expressions: %s", folder, split, n_skipped, total, reasons)
-    log.info("refcoco %s, split %s: %d expressions from %s", folder, split, len(samples), refs_path.name)
-    return samples
-
-
-def _refs_file(folder: Path, refs: str | Path | None) -> Path:
-    if refs is not None:
-        path = Path(refs) if Path(refs).is_absolute() else folder / refs
-        if path.suffix.lower() in (".p", ".pkl", ".pickle"):
-            raise ValueError(f"{path.name} is a pickle, which is never loaded; convert it to JSON: {_PICKLE_TO_JSON}")
-        if not path.is_file():
-            raise ValueError(f"no refs file {str(path)!r}")
-        return path
-    for name in _REFS_JSON:
-        if (folder / name).is_file():
-            return folder / name
-    pickles = sorted(p.name for p in folder.glob("refs*.p"))
-    hint = ""
-    if pickles:
-        hint = f" ({', '.join(pickles)} is a pickle, which is never loaded; convert it to JSON: {_PICKLE_TO_JSON})"
-    raise ValueError(f"no refs JSON in {str(folder)!r}: expected one of {', '.join(_REFS_JSON)}{hint}")
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
-            return json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON: {err}") from None
-
-
-def _coco_image_dir(folder: Path, images: str | Path | None, refs: list[dict], images_by_id: dict) -> Path:
-    if images is not None:
-        if not Path(images).is_dir():
-            raise ValueError(f"images={str(images)!r} is not a folder")
-        return Path(images)
-    probe = next((str(images_by_id[r["image_id"]].get("file_name")) for r in refs
-                  if r.get("image_id") in images_by_id), None)
-    tried = [base / sub for base in (folder, folder.parent) for sub in _IMAGE_DIRS]
-    for candidate in tried:
-        if candidate.is_dir() and (probe is None or (candidate / probe).is_file()):
-            return candidate
-    raise ValueError(
-        f"no image folder holding {probe} under {str(folder)!r} or its parent "
-        f"(tried {', '.join(str(t) for t in tried)}): pass images="
-    )
-
-
-def _ref_sentences(sentences: Any) -> list[str]:
-    if not isinstance(sentences, list):
-        return []
-    texts = []
-    for s in sentences:
-        if isinstance(s, dict):
-            text = s.get("raw") or s.get("sent") or " ".join(str(t) for t in s.get("tokens") or [])
-        else:
-            text = s if isinstance(s, str) else ""
-        texts.append(" ".join(str(text).split()))
-    return texts
-
-
-def _ref_target(ref: dict, images_by_id: dict, anns_by_id: dict) -> str | tuple[Any, tuple[float, float, float, float]]:
-    """(image id, clipped box) of a ref, or the reason it is skipped."""
-    ann = anns_by_id.get(ref.get("ann_id"))
-    if ann is None:
-        return "annotation not in instances.json"
-    image_id = ref.get("image_id", ann.get("image_id"))
-    if ann.get("image_id") != image_id:
-        return "annotation of another image"
-    image = images_by_id.get(image_id)
-    if image is None or not image.get("file_name"):
-        return "image not in instances.json"
-    try:
-        width, height = float(image["width"]), float(image["height"])
-        x, y, w, h = (float(v) for v in ann["bbox"])
-    except (KeyError, TypeError, ValueError):
-        return "box or image size not 4 / 2 numbers"
-    if not all(math.isfinite(v) for v in (x, y, w, h, width, height)) or width <= 0 or height <= 0:
-        return "box or image size not finite"
-    if w <= 0 or h <= 0:
-        return "box with w or h <= 0"
-    tol = _BOX_TOLERANCE_PX
-    if x < -tol or y < -tol or x + w > width + tol or y + h > height + tol:
-        return "box outside the image"
-    x0, y0 = max(x, 0.0), max(y, 0.0)
-    x1, y1 = min(x + w, width), min(y + h, height)
-    if x1 <= x0 or y1 <= y0:
-        return "box with w or h <= 0"
-    return image_id, (x0, y0, x1 - x0, y1 - y0)

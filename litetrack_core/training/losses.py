@@ -53,22 +53,9 @@ from litetrack_core.models.litetrack import BackboneOutput
 from litetrack_core.models.pruning import keep_regulariser
 
 __all__ = [
-    "LossWeights",
-    "box_cells",
-    "centre_cell",
-    "clip_box",
-    "compute_losses",
-    "cont_loss",
-    "contrastive_target",
-    "cxcywh_to_xyxy",
-    "focal_loss",
-    "gaussian_radius",
-    "gaussian_target",
-    "generalized_iou",
-    "giou_loss",
-    "l1_loss",
-    "layer_contrastive_loss",
-    "select_boxes",
+    "LossWeights", "box_cells", "centre_cell", "clip_box", "compute_losses", "cont_loss", "contrastive_target",
+    "cxcywh_to_xyxy", "focal_loss", "gaussian_radius", "gaussian_target", "generalized_iou", "giou_loss",
+    "l1_loss", "layer_contrastive_loss", "loss_terms", "select_boxes",
 ]
 
 FocalNorm = Literal["positives", "elements"]
@@ -443,6 +430,18 @@ def compute_losses(
     weights: LossWeights = LossWeights(),
     keep_ratio_target: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
+    """``loss_terms`` with the parts copied to the host as floats (one sync), for tests and tools."""
+    total, parts = loss_terms(feats, head, batch, weights, keep_ratio_target)
+    return total, dict(zip(parts, torch.stack(list(parts.values())).tolist()))
+
+
+def loss_terms(
+    feats: BackboneOutput,
+    head: HeadOutput,
+    batch: Mapping[str, torch.Tensor],
+    weights: LossWeights = LossWeights(),
+    keep_ratio_target: float | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The training loss of one forward (``LiteTrack.forward`` in train mode) and its parts.
 
     Args:
@@ -450,49 +449,40 @@ def compute_losses(
             ``head.cont_score`` must be the training forward's 2 columns.
         batch: ``search_box`` (B, 4) normalised (cx, cy, w, h) and ``valid`` (B,) bool (False:
             the target is absent from the search crop).
-        weights: see ``LossWeights``.
         keep_ratio_target: per-stage keep ratio for ``keep_regulariser``; required when
             ``feats.keep_gates`` is set (a model with soft pruning gates in train mode).
 
     Returns:
-        (total, parts): the scalar to back-propagate, and floats for logging: each term
-        unweighted ("giou", "l1", "focal", "aux", "cont", "keep" when gated), "total", and "iou"
-        (mean IoU of the selected boxes over samples with the target, absent if none).
+        (total, parts): the scalar to back-propagate, and for logging detached 0-d float32 tensors
+        on the model's device (not copied to the host): each term unweighted ("giou", "l1", "focal",
+        "aux", "cont", "keep" when gated), "total", "iou" (mean IoU where the target is; else absent).
     """
     score_map = head.score_map
     b, grid = score_map.shape[0], score_map.shape[-1]
-    device = score_map.device
-    box = batch["search_box"].to(device).float()
-    valid = batch["valid"].to(device).bool().reshape(-1)
+    box = batch["search_box"].to(score_map.device).float()
+    valid = batch["valid"].to(score_map.device).bool().reshape(-1)
     if box.shape != (b, 4) or valid.shape != (b,):
-        raise ValueError(
-            f"search_box must be ({b}, 4) and valid ({b},), got {tuple(box.shape)} and {tuple(valid.shape)}"
-        )
-
+        raise ValueError(f"search_box must be ({b}, 4) and valid ({b},), got {tuple(box.shape)} and {tuple(valid.shape)}")
     parts: dict[str, torch.Tensor] = {}
-    parts["focal"] = focal_loss(
-        score_map, gaussian_target(box, grid, weights.gaussian_iou, valid), normalise=weights.focal_norm
-    )
+    heat = gaussian_target(box, grid, weights.gaussian_iou, valid)
+    parts["focal"] = focal_loss(score_map, heat, normalise=weights.focal_norm)
 
     pred = select_boxes(head, box, weights.box_at).float()
     giou_each, iou = giou_loss(pred, clip_box(box))
     l1_each = l1_loss(pred, clip_box(box))
-    if bool(valid.any()):
+    any_valid = bool(valid.any())  # the losses' one host sync
+    if any_valid:
         parts["giou"], parts["l1"] = giou_each[valid].mean(), l1_each[valid].mean()
     else:
         # No target in any sample: zero, still connected to the graph (DDP expects every
         # parameter that took part in the forward to receive a gradient).
         parts["giou"] = parts["l1"] = pred.sum() * 0.0
-
     if weights.aux > 0:
         if feats.logits is None:
             raise ValueError("feats.logits is None: run the forward with logits, or set LossWeights(aux=0)")
         parts["aux"] = layer_contrastive_loss(feats.logits, box, valid, weights.num_negatives)
-    parts["cont"] = cont_loss(
-        head.cont_score,
-        contrastive_target(box, grid, weights.centre_ratio, valid),
-        weights.cont_class_weights,
-    )
+    cells = contrastive_target(box, grid, weights.centre_ratio, valid)
+    parts["cont"] = cont_loss(head.cont_score, cells, weights.cont_class_weights)
     if feats.keep_gates:
         if keep_ratio_target is None:
             raise ValueError("the model has soft pruning gates: pass keep_ratio_target for the keep regulariser")
@@ -500,8 +490,6 @@ def compute_losses(
 
     total = sum(getattr(weights, name) * value for name, value in parts.items())
     logged = dict(parts, total=total)
-    if bool(valid.any()):
+    if any_valid:
         logged["iou"] = iou[valid].mean()
-    names = list(logged)
-    values = torch.stack([v.detach().float().reshape(()) for v in logged.values()]).tolist()  # one sync
-    return total, dict(zip(names, values))
+    return total, {name: v.detach().float().reshape(()) for name, v in logged.items()}

@@ -9,6 +9,11 @@ gradients are averaged by DistributedDataParallel (NCCL on CUDA, gloo on CPU). R
 rate, samples per second), ``OUT/last.safetensors`` (the model, loadable by every command) and
 ``OUT/last_state.pt`` (optimizer, schedule, position; tensors and plain values only), and a run
 started on the same ``OUT`` resumes from them.
+
+A step's forward is ``step.TrainStep`` (batch -> loss and stats, kept on the device); this loop
+does the rest: ``step.check_finite`` (a NaN or infinite loss raises ``NonFiniteLossError`` naming
+the step, before backward, so neither the weights nor the checkpoints take it), backward, clipping,
+optimizer, schedule, and at log steps the stats' one copy to the host.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,10 +36,9 @@ from litetrack_core.eval.datasets import load_dataset
 from litetrack_core.models.factory import create_model
 from litetrack_core.models.freezing import apply_litetrack_freezing
 from litetrack_core.models.litetrack import LiteTrack
-from litetrack_core.models.text import TokenizedText
 from litetrack_core.training.config import TrainConfig
-from litetrack_core.training.losses import compute_losses
 from litetrack_core.training.sampling import SequencePool, TrackingPairs
+from litetrack_core.training.step import TrainStep, check_finite
 from litetrack_core.weights.checkpoint import load_model, read_torch_file, save_checkpoint
 
 __all__ = ["train"]
@@ -57,79 +62,101 @@ def train(cfg: TrainConfig, out: str | Path, max_steps: int | None = None) -> Pa
             dist.destroy_process_group()
 
 
+@dataclass
+class _Run:
+    """What the loop changes: the model and its optimisation, and the position in the run."""
+
+    cfg: TrainConfig
+    out: Path
+    rank: int
+    world: int
+    model: LiteTrack
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LRScheduler
+    step: int = 0
+    epoch: int = 0
+    skip: int = 0  # batches of the current epoch already trained on (a resumed run)
+
+
 def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.device, max_steps: int | None) -> Path:
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     if rank == 0:
         (out / "config.yaml").write_text(_yaml(cfg.to_dict()))
-    model = _build_model(cfg, out).to(device).train()
-    if cfg.freeze:
-        apply_litetrack_freezing(model)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
-    step, epoch, skip = 0, 0, 0
-    if (out / STATE_FILE).is_file():
-        state = read_torch_file(out / STATE_FILE)
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        step, epoch, skip = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
-        if rank == 0:
-            log.info("resuming %s at step %d (epoch %d, batch %d)", out, step, epoch, skip)
+    run = _start(cfg, out, rank, world, device)
     # Some parameters get no gradient in some batches (the grounding size tower without NL samples).
-    net = DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model
-
+    net = DistributedDataParallel(run.model, find_unused_parameters=True) if world > 1 else run.model
+    train_step = TrainStep(net, device, cfg.losses, cfg.keep_ratio_target, _autocast(cfg, device))
     data = TrackingPairs(
         _pools(cfg),
-        model.cfg,
+        run.model.cfg,
         samples_per_epoch=cfg.samples_per_epoch * world,
         max_gap=cfg.max_gap,
         task_mix=cfg.task_mix,
         seed=cfg.seed,
         augment=cfg.augment,
     )
-    sampler = DistributedSampler(data, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
-    loader = DataLoader(data, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=False)
-    autocast = _autocast(cfg, device)
     stop = cfg.total_steps if max_steps is None else min(cfg.total_steps, max_steps)
-    tic, seen = time.perf_counter(), 0
-    while epoch < cfg.epochs and step < stop:
-        sampler.set_epoch(epoch)
-        data.set_epoch(epoch)
-        for b, batch in enumerate(loader):
-            if b < skip:
-                continue  # resuming inside an epoch: these batches were trained on
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with autocast:
-                feats, head, _ = net(
-                    batch["template"],
-                    batch["search"],
-                    TokenizedText(batch["text_ids"], batch["text_mask"]),
-                    batch["template_mask"],
-                    batch["context_mask"],
-                    batch["flag"],
-                )
-                total, parts = compute_losses(feats, head, batch, cfg.losses, cfg.keep_ratio_target)
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            optimizer.step()
-            schedule.step()
-            step += 1
-            seen += batch["flag"].shape[0]
-            if step % cfg.log_every == 0 or step == stop:
-                _log_metrics(out, rank, world, step, epoch, schedule.get_last_lr()[-1], parts, seen * world / (time.perf_counter() - tic))
-                tic, seen = time.perf_counter(), 0
-            if step % cfg.save_every == 0 or step == stop:
-                _save(out, rank, model, optimizer, schedule, step, epoch, b + 1)
-            if step >= stop:
-                break
-        else:
-            epoch, skip = epoch + 1, 0
-            _save(out, rank, model, optimizer, schedule, step, epoch, 0)
+    _loop(run, train_step, data, stop)
     if world > 1:
         dist.barrier()  # rank 0's last checkpoint is on disk before anyone returns
     return out / MODEL_FILE
+
+
+def _start(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.device) -> _Run:
+    """The model, optimizer and schedule, resumed from ``out`` when it holds a run."""
+    model = _build_model(cfg, out).to(device).train()
+    if cfg.freeze:
+        apply_litetrack_freezing(model)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
+    run = _Run(cfg, out, rank, world, model, optimizer, schedule)
+    if (out / STATE_FILE).is_file():
+        state = read_torch_file(out / STATE_FILE)
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        run.step, run.epoch, run.skip = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
+        if rank == 0:
+            log.info("resuming %s at step %d (epoch %d, batch %d)", out, run.step, run.epoch, run.skip)
+    return run
+
+
+def _loop(run: _Run, train_step: TrainStep, data: TrackingPairs, stop: int) -> None:
+    """Optimizer steps until ``stop`` or the last epoch: the step's forward (``train_step``), the
+    non-finite check, backward, optimizer and schedule; metrics and checkpoints when due."""
+    cfg = run.cfg
+    sampler = DistributedSampler(data, num_replicas=run.world, rank=run.rank, shuffle=True, seed=cfg.seed)
+    loader = DataLoader(data, cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, drop_last=False)
+    tic, seen = time.perf_counter(), 0
+    while run.epoch < cfg.epochs and run.step < stop:
+        sampler.set_epoch(run.epoch)
+        data.set_epoch(run.epoch)
+        for b, batch in enumerate(loader):
+            if b < run.skip:
+                continue  # resuming inside an epoch: these batches were trained on
+            result = train_step(batch)
+            check_finite(result.loss, result.stats, run.step + 1, run.world)  # raises before any update
+            _optimise(run, result.loss)
+            seen += result.samples
+            if run.step % cfg.log_every == 0 or run.step == stop:
+                _log_metrics(run, result.stats, seen * run.world / (time.perf_counter() - tic))
+                tic, seen = time.perf_counter(), 0
+            if run.step % cfg.save_every == 0 or run.step == stop:
+                _save(run, b + 1)
+            if run.step >= stop:
+                return
+        run.epoch, run.skip = run.epoch + 1, 0
+        _save(run, 0)
+
+
+def _optimise(run: _Run, loss: torch.Tensor) -> None:
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if run.cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.grad_clip)
+    run.optimizer.step()
+    run.schedule.step()
+    run.step += 1
 
 
 def _init_distributed() -> tuple[int, int, torch.device]:
@@ -212,34 +239,41 @@ def _autocast(cfg: TrainConfig, device: torch.device):
     return torch.autocast(device.type, dtype=torch.bfloat16) if on else nullcontext()
 
 
-def _log_metrics(out: Path, rank: int, world: int, step: int, epoch: int, lr: float, parts: dict, rate: float) -> None:
-    names = sorted(parts)
-    values = torch.tensor([float(parts[n]) for n in names], dtype=torch.float64)
-    if world > 1:
-        dist.all_reduce(values)
-        values /= world
-    if rank != 0:
+def _log_metrics(run: _Run, stats: dict[str, torch.Tensor], rate: float) -> None:
+    """One line of ``metrics.jsonl``: each stat averaged over the processes where it is finite (a
+    batch without the target has no "iou"). The stats reach the host here, at log steps only."""
+    names = sorted(stats)
+    values = torch.stack([stats[n] for n in names]).double()
+    have = torch.isfinite(values)
+    sums_counts = torch.cat([torch.where(have, values, torch.zeros_like(values)), have.double()])
+    if run.world > 1:
+        dist.all_reduce(sums_counts)
+    if run.rank != 0:
         return
-    line = {"step": step, "epoch": epoch, "lr": lr, "samples_per_s": round(rate, 2), **dict(zip(names, values.tolist()))}
-    with open(out / METRICS_FILE, "a") as f:
+    sums_counts = sums_counts.tolist()
+    sums, counts = sums_counts[: len(names)], sums_counts[len(names) :]
+    lr = run.schedule.get_last_lr()[-1]
+    line = {"step": run.step, "epoch": run.epoch, "lr": lr, "samples_per_s": round(rate, 2)}
+    line.update({n: s / c for n, s, c in zip(names, sums, counts) if c})
+    with open(run.out / METRICS_FILE, "a") as f:
         f.write(json.dumps(line) + "\n")
-    log.info("step %d epoch %d loss %.4f lr %.2e %.1f samples/s", step, epoch, line.get("total", float("nan")), lr, rate)
+    log.info("step %d epoch %d loss %.4f lr %.2e %.1f samples/s", run.step, run.epoch, line.get("total", float("nan")), lr, rate)
 
 
-def _save(out: Path, rank: int, model: LiteTrack, optimizer, schedule, step: int, epoch: int, batch_in_epoch: int) -> None:
-    if rank != 0:
+def _save(run: _Run, batch_in_epoch: int) -> None:
+    if run.rank != 0:
         return
-    save_checkpoint(model, out / MODEL_FILE, {"step": str(step)})
+    save_checkpoint(run.model, run.out / MODEL_FILE, {"step": str(run.step)})
     state = {
-        "optimizer": optimizer.state_dict(),
-        "schedule": schedule.state_dict(),
-        "step": step,
-        "epoch": epoch,
+        "optimizer": run.optimizer.state_dict(),
+        "schedule": run.schedule.state_dict(),
+        "step": run.step,
+        "epoch": run.epoch,
         "batch_in_epoch": batch_in_epoch,
     }
-    tmp = out / (STATE_FILE + ".tmp")
+    tmp = run.out / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
-    tmp.replace(out / STATE_FILE)
+    tmp.replace(run.out / STATE_FILE)
 
 
 def _yaml(data: dict) -> str:

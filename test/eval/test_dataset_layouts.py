@@ -1,12 +1,9 @@
-"""Training layouts read by ``load_dataset`` / ``load_refcoco``: small real datasets on disk (frames copied
+"""Training layouts read by ``load_dataset``: small real datasets on disk (frames copied
 from the packaged clip, 640x480), each with broken sequences that must be skipped with a warning naming them."""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import pickle
 import shutil
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from litetrack_core.eval.datasets import GroundingSample, load_dataset, load_refcoco
+from litetrack_core.eval.datasets import load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -267,106 +264,3 @@ def test_split_refused_where_there_are_no_split_folders(tmp_path, frames, boxes)
     assert [s.name for s in load_dataset(tmp_path)] == ["train-1", "zebra-1"]
     with pytest.raises(ValueError, match="neither OTB99-lang nor a folder of split folders"):
         load_dataset(tmp_path, split="train")
-
-
-# --- RefCOCOg ----------------------------------------------------------------------------------------
-
-
-class _MkdirWhenUnpickled:
-    """Pickles to a call of os.mkdir: proof that a .p file is never unpickled."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __reduce__(self):
-        return os.mkdir, (self.path,)
-
-
-def _refcocog(root: Path, frames: list[Path]) -> Path:
-    folder = root / "refcocog"
-    images = root / "images" / "train2014"
-    images.mkdir(parents=True)
-    for i in range(3):
-        shutil.copy(frames[i], images / f"COCO_train2014_{i + 1:012d}.jpg")
-    instances = {
-        "images": [{"id": i, "file_name": f"COCO_train2014_{i:012d}.jpg", "width": 640, "height": 480}
-                   for i in range(1, 5)],  # image 4 is not on disk
-        "annotations": [
-            {"id": 10, "image_id": 1, "bbox": [205.0, 151.0, 17.0, 50.0], "category_id": 1},
-            {"id": 11, "image_id": 2, "bbox": [10.0, 10.0, 0.0, 20.0], "category_id": 1},  # w = 0
-            {"id": 12, "image_id": 2, "bbox": [580.0, 420.0, 100.0, 100.0], "category_id": 1},  # outside
-            {"id": 13, "image_id": 3, "bbox": [620.5, 0.0, 20.3, 30.0], "category_id": 1},  # 0.8 px over: clipped
-            {"id": 14, "image_id": 4, "bbox": [1.0, 1.0, 10.0, 10.0], "category_id": 1},
-            {"id": 15, "image_id": 1, "bbox": [20.0, 30.0, 40.0, 50.0], "category_id": 1},
-        ],
-        "categories": [{"id": 1, "name": "person"}],
-    }
-    _write(folder / "instances.json", json.dumps(instances))
-
-    def ref(ref_id: int, ann_id: int, image_id: int, split: str, *raws: str) -> dict:
-        return {"ref_id": ref_id, "ann_id": ann_id, "image_id": image_id, "split": split,
-                "file_name": f"COCO_train2014_{image_id:012d}_{ann_id}.jpg", "category_id": 1,
-                "sent_ids": list(range(len(raws))),
-                "sentences": [{"raw": r, "sent": r.lower().strip(), "tokens": r.lower().split(), "sent_id": k}
-                              for k, r in enumerate(raws)]}
-
-    refs = [
-        ref(0, 10, 1, "train", "The man  in dark clothes ", "pedestrian crossing the road"),
-        ref(1, 11, 2, "train", "a flat box"),
-        ref(2, 12, 2, "train", "off the edge", "beyond the image"),
-        ref(3, 13, 3, "train", "the sign at the top right"),
-        ref(4, 14, 4, "train", "an image that is not there"),
-        ref(5, 99, 1, "train", "an annotation that is not there"),
-        ref(6, 10, 1, "train", "   "),
-        ref(7, 15, 1, "val", "the car on the left"),
-    ]
-    _write(folder / "refs(umd).json", json.dumps(refs))
-    return folder
-
-
-def test_refcocog_json_layout_with_bad_entries(tmp_path, frames, caplog):
-    folder = _refcocog(tmp_path / "data", frames)
-    with caplog.at_level(logging.WARNING):
-        train = load_refcoco(folder, "train")
-    assert all(isinstance(s, GroundingSample) for s in train)
-    assert [(s.image_path.name, s.sentence) for s in train] == [
-        ("COCO_train2014_000000000001.jpg", "The man in dark clothes"),
-        ("COCO_train2014_000000000001.jpg", "pedestrian crossing the road"),
-        ("COCO_train2014_000000000003.jpg", "the sign at the top right"),
-    ]
-    assert train[0].box_xywh_px == (205.0, 151.0, 17.0, 50.0)
-    assert train[2].box_xywh_px == pytest.approx((620.5, 0.0, 19.5, 30.0))  # clipped to the 640 px width
-    assert train[0].image_path.parent == tmp_path / "data" / "images" / "train2014"
-    assert train[0].image().shape == (480, 640, 3)
-
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    for part in ("skipped 6 of 9 expressions", "2 box outside the image (ref_id 2)",
-                 "1 box with w or h <= 0 (ref_id 1)", "1 image file missing (ref_id 4)",
-                 "1 annotation not in instances.json (ref_id 5)", "1 empty sentence (ref_id 6)"):
-        assert part in warnings[0]
-
-    val = load_refcoco(folder, "val")
-    assert [(s.sentence, s.box_xywh_px) for s in val] == [("the car on the left", (20.0, 30.0, 40.0, 50.0))]
-    with pytest.raises(ValueError, match="no refs of split 'testB'.*train, val"):
-        load_refcoco(folder, "testB")
-
-    # The {"refs": [...]} form, named explicitly, and an explicit image folder.
-    refs = json.loads((folder / "refs(umd).json").read_text())
-    _write(folder / "other.json", json.dumps({"refs": refs}))
-    again = load_refcoco(folder, "val", refs="other.json", images=tmp_path / "data" / "images" / "train2014")
-    assert [s.sentence for s in again] == ["the car on the left"]
-
-
-def test_refcocog_pickle_is_never_loaded(tmp_path, frames):
-    folder = _refcocog(tmp_path / "data", frames)
-    (folder / "refs(umd).json").unlink()
-    marker = tmp_path / "unpickled"
-    (folder / "refs(umd).p").write_bytes(pickle.dumps(_MkdirWhenUnpickled(str(marker))))
-    with pytest.raises(ValueError, match=r"refs\(umd\)\.p is a pickle, which is never loaded.*json\.dump"):
-        load_refcoco(folder, "train")
-    with pytest.raises(ValueError, match="never loaded"):
-        load_refcoco(folder, "train", refs="refs(umd).p")
-    assert not marker.exists()
-    with pytest.raises(ValueError, match="no instances.json"):
-        load_refcoco(tmp_path, "train")

@@ -186,3 +186,26 @@ def test_datasets_become_weighted_pools(tmp_path, data):
     ])
     pools = _pools(load_train_config(path))
     assert [(len(p.sequences), p.weight, p.task_mix) for p in pools] == [(2, 0.7, None), (1, 0.3, (0, 1, 0))]
+
+
+def test_a_diverging_run_stops_at_the_non_finite_step_and_keeps_the_last_good_state(tmp_path, data):
+    """A learning rate so large that the weights overflow after one step: the next step's loss is
+    not finite. The run stops with an error naming that step, before the optimizer applies it; the
+    checkpoint of the step before stays (saved every step here) and nothing after it is written."""
+    import torch
+
+    from litetrack_core.weights.checkpoint import read_torch_file
+
+    out = tmp_path / "diverged"
+    config = _config(tmp_path, data, lr=1.0e30, warmup_steps=1, save_every=1, epochs=1)
+    done = _run([str(config), "--out", str(out)])
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-4000:]
+    message = done.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: non-finite loss at step ") and "before the optimizer applied it" in message
+    bad_step = int(message.split("at step ")[1].split()[0])
+    assert bad_step >= 2, message  # step 1 runs on the initial weights
+    assert [m["step"] for m in _metrics(out)] == list(range(1, bad_step))
+    state = read_torch_file(out / "last_state.pt")
+    assert state["step"] == bad_step - 1 and not (out / "last_state.pt.tmp").exists()
+    model, _ = load_model(out / "last.safetensors")
+    assert all(torch.isfinite(p).all() for p in model.state_dict().values())

@@ -12,7 +12,11 @@ import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Header
 
-__all__ = ["NodeStats", "diagnostics"]
+__all__ = ["DROP_REASONS", "NodeStats", "diagnostics"]
+
+# bad_image: undecodable or malformed; too_large: over max_image_pixels; rate_limit: max_rate_hz;
+# error: the tracker step failed on it.
+DROP_REASONS = ("bad_image", "too_large", "rate_limit", "error")
 
 
 class NodeStats:
@@ -26,7 +30,8 @@ class NodeStats:
         self._timings: dict[str, collections.deque[float]] = {}
         self.frames_received = 0
         self.frames_processed = 0
-        self.bad_frames = 0
+        # Frames dropped other than while busy (FrameSlot counts those), by reason.
+        self.dropped = dict.fromkeys(DROP_REASONS, 0)
 
     def arrived(self) -> None:
         with self._lock:
@@ -41,9 +46,14 @@ class NodeStats:
             for name, value in timings_ms.items():
                 self._timings.setdefault(name, collections.deque(maxlen=self._window)).append(value)
 
-    def bad_frame(self) -> None:
+    def drop(self, reason: str) -> None:
+        """One frame dropped for ``reason`` (one of ``DROP_REASONS``)."""
         with self._lock:
-            self.bad_frames += 1
+            self.dropped[reason] += 1
+
+    @property
+    def bad_frames(self) -> int:
+        return self.dropped["bad_image"]
 
     def snapshot(self) -> dict[str, float]:
         """input_fps, processing_fps, then p50 and p95 of every timing (``latency_p50_ms``, ...);
@@ -103,6 +113,7 @@ def diagnostics(
         ("frames_processed", str(stats.frames_processed)),
         ("frames_dropped", str(dropped)),
         ("bad_frames", str(stats.bad_frames)),
+        *((f"dropped_{reason}", str(count)) for reason, count in stats.dropped.items() if reason != "bad_image"),
         ("device", device),
         ("precision", precision),
         ("keep_ratio", f"{keep_ratio:g}"),

@@ -3,17 +3,31 @@
 The tracker takes RGB uint8 (H, W, 3). Supported raw encodings: rgb8, bgr8, rgba8, bgra8, mono8,
 yuv422 (UYVY byte order, as ROS defines it) and yuv422_yuy2 (YUYV). Rows may be padded (``step``
 larger than width x bytes per pixel). Compressed images (jpeg, png, ...) go through OpenCV.
-Every failure is a ``ValueError`` that says what arrived and what was expected.
+Every failure is a ``ValueError`` that says what arrived and what was expected; an image over
+``max_pixels`` is an ``ImageTooLarge`` (a ValueError), found from the message's or the compressed
+file's header before any pixel is decoded (a 2 kB JPEG can declare 16000x16000 pixels: 768 MB).
 """
 
 from __future__ import annotations
 
+import io
+
 import cv2
 import numpy as np
+import PIL.Image
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-__all__ = ["ENCODINGS", "compressed_to_rgb", "image_to_rgb", "rgb_to_image"]
+__all__ = ["ENCODINGS", "ImageTooLarge", "compressed_to_rgb", "image_to_rgb", "rgb_to_image"]
+
+
+class ImageTooLarge(ValueError):
+    """The image has more pixels than the caller accepts."""
+
+
+def _check_size(width: int, height: int, max_pixels: int, what: str) -> None:
+    if max_pixels > 0 and width * height > max_pixels:
+        raise ImageTooLarge(f"{what} is {width}x{height} = {width * height} pixels; at most {max_pixels} (max_image_pixels)")
 
 # encoding -> (bytes per pixel, OpenCV conversion to RGB or None when already RGB)
 ENCODINGS: dict[str, tuple[int, int | None]] = {
@@ -27,14 +41,16 @@ ENCODINGS: dict[str, tuple[int, int | None]] = {
 }
 
 
-def image_to_rgb(msg: Image) -> np.ndarray:
-    """A sensor_msgs/Image as an RGB uint8 (H, W, 3) array (a copy; the message is not kept)."""
+def image_to_rgb(msg: Image, max_pixels: int = 0) -> np.ndarray:
+    """A sensor_msgs/Image as an RGB uint8 (H, W, 3) array (a copy; the message is not kept).
+    max_pixels: larger images are refused (0: no bound)."""
     if msg.encoding not in ENCODINGS:
         raise ValueError(f"unsupported image encoding {msg.encoding!r}; supported: {', '.join(ENCODINGS)}")
     channels, conversion = ENCODINGS[msg.encoding]
     h, w, step = int(msg.height), int(msg.width), int(msg.step)
     if h <= 0 or w <= 0:
         raise ValueError(f"image has zero size ({w}x{h})")
+    _check_size(w, h, max_pixels, "image")
     row = w * channels
     if step < row:
         raise ValueError(f"image step {step} is smaller than width x {channels} bytes = {row} ({msg.encoding})")
@@ -47,7 +63,10 @@ def image_to_rgb(msg: Image) -> np.ndarray:
     pixels = np.ascontiguousarray(rows).reshape(h, w, channels)
     if conversion is None:
         return pixels
-    return cv2.cvtColor(pixels[..., 0] if channels == 1 else pixels, conversion)
+    try:
+        return cv2.cvtColor(pixels[..., 0] if channels == 1 else pixels, conversion)
+    except cv2.error as err:  # e.g. yuv422 with an odd width
+        raise ValueError(f"cannot convert {w}x{h} {msg.encoding} to RGB: {err.msg.strip() if hasattr(err, 'msg') else err}") from None
 
 
 def _bytes(data: object) -> np.ndarray:
@@ -58,15 +77,31 @@ def _bytes(data: object) -> np.ndarray:
         return np.asarray(data, dtype=np.uint8)
 
 
-def compressed_to_rgb(msg: CompressedImage) -> np.ndarray:
-    """A sensor_msgs/CompressedImage (jpeg, png, ...) as an RGB uint8 (H, W, 3) array."""
+def compressed_to_rgb(msg: CompressedImage, max_pixels: int = 0) -> np.ndarray:
+    """A sensor_msgs/CompressedImage (jpeg, png, ...) as an RGB uint8 (H, W, 3) array.
+    max_pixels: images whose header declares more are refused before decoding (0: no bound)."""
     data = _bytes(msg.data)
     if data.size == 0:
         raise ValueError(f"compressed image ({msg.format!r}) has no data")
+    if max_pixels > 0:
+        width, height = _declared_size(data, msg.format)
+        _check_size(width, height, max_pixels, f"compressed image ({msg.format!r})")
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ValueError(f"cannot decode compressed image of {data.size} bytes (format {msg.format!r})")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _declared_size(data: np.ndarray, fmt: str) -> tuple[int, int]:
+    """(width, height) that a compressed image's header declares; Pillow reads the header only."""
+    try:
+        with PIL.Image.open(io.BytesIO(data.tobytes())) as image:
+            return image.size
+    except PIL.Image.DecompressionBombError:  # Pillow's own bound, far above any camera's
+        limit = 2 * (PIL.Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageTooLarge(f"compressed image ({fmt!r}) declares over {limit} pixels (max_image_pixels)") from None
+    except (PIL.UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ValueError(f"cannot read the header of a compressed image of {data.size} bytes (format {fmt!r}): {err}") from None
 
 
 def rgb_to_image(frame: np.ndarray, header: Header, encoding: str = "rgb8") -> Image:

@@ -51,6 +51,8 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
     ),
     "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
     "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
+    "max_image_pixels": (40_000_000, "images with more pixels are dropped, from the header before decoding (0: no bound)",
+                         {"integer_range": _int_range(0, 2_000_000_000)}),
     "publish_debug_image": (True, "draw and publish debug_image while someone subscribes", {}),
     "target_text": ("", "start tracking this target (words) on the first frame", {"read_only": True}),
     "target_box": ([0.0], "start tracking this box [x, y, w, h] (pixels) on the first frame; [0.0]: none", {"read_only": True}),

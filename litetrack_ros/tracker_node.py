@@ -48,7 +48,7 @@ from litetrack_core.tracking.video import draw_result
 from litetrack_ros import messages
 from litetrack_ros.diagnostics import NodeStats, diagnostics
 from litetrack_ros.frame_slot import FrameSlot
-from litetrack_ros.image_conversion import compressed_to_rgb, image_to_rgb, rgb_to_image
+from litetrack_ros.image_conversion import ImageTooLarge, compressed_to_rgb, image_to_rgb, rgb_to_image
 from litetrack_ros.msg import TrackStatus
 from litetrack_ros.parameters import DEVICES, LIVE, PARAMETERS, RELIABILITY, TRACKER_CONFIG, allowed
 from litetrack_ros.srv import SetTarget
@@ -310,11 +310,12 @@ class TrackerNode(Node):
                 self.state = "IDLE"
             max_rate = self._p("max_rate_hz")
             if not len(self._requests) and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
-                self.slot.dropped += 1
+                self.stats.drop("rate_limit")
                 continue
             try:
                 self._process(*item)
             except Exception as err:  # noqa: BLE001 - one bad frame must never stop the node
+                self.stats.drop("error")
                 self.get_logger().error(f"frame dropped: {type(err).__name__}: {err}", throttle_duration_sec=1.0)
 
     def _process(self, msg: Image | CompressedImage, arrived_ns: int) -> None:
@@ -326,9 +327,10 @@ class TrackerNode(Node):
         elif not self.tracker.has_target:
             return
         try:
-            frame = compressed_to_rgb(msg) if isinstance(msg, CompressedImage) else image_to_rgb(msg)
+            limit = self._p("max_image_pixels")
+            frame = compressed_to_rgb(msg, limit) if isinstance(msg, CompressedImage) else image_to_rgb(msg, limit)
         except ValueError as err:
-            self.stats.bad_frame()
+            self.stats.drop("too_large" if isinstance(err, ImageTooLarge) else "bad_image")
             self.get_logger().warning(f"bad image: {err}", throttle_duration_sec=1.0)
             if request is not None:
                 request.answer(False, f"the image to set the target on is unusable: {err}")

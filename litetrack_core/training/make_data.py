@@ -2,9 +2,9 @@
 
 Three parts, each in the project's sequence layout (so ``load_dataset`` and the sampler read
 them like any dataset):
-    OUT/synthetic   rendered scenes with generated sentences (grounding by words; ``synthetic.py``)
-    OUT/video       real videos cut into clips with pseudo boxes from optical flow (``pseudo.py``)
-    OUT/warps       still photos under random homographies, exact boxes (``pseudo.py``)
+    OUT/synthetic   rendered scenes with generated sentences (grounding by words; ``synthetic/``)
+    OUT/video       real videos cut into clips with pseudo boxes from optical flow (``pseudo/``)
+    OUT/warps       still photos under random homographies, exact boxes (``pseudo/warps.py``)
 Photos serve as the scenes' backgrounds and as the warped stills. Everything derives from
 ``seed``; parts already written are kept, so a rerun only completes what is missing.
 """
@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from litetrack_core.training.pseudo import write_pseudo_sequences, write_warp_sequences
-from litetrack_core.training.synthetic import IMAGE_SUFFIXES, Backgrounds, render_dataset
+from litetrack_core.training.pseudo.write import write_pseudo_sequences, write_warp_sequences
+from litetrack_core.training.synthetic.backgrounds import IMAGE_SUFFIXES, Backgrounds
+from litetrack_core.training.synthetic.write import render_dataset
 
 __all__ = ["make_training_data"]
 

@@ -8,7 +8,7 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from litetrack_ros.image_conversion import compressed_to_rgb, image_to_rgb, rgb_to_image
+from litetrack_ros.image_conversion import ImageTooLarge, compressed_to_rgb, image_to_rgb, rgb_to_image
 
 
 @pytest.fixture(scope="module")
@@ -83,4 +83,28 @@ def test_compressed(frame):
 )
 def test_bad_images_are_refused(msg, message):
     with pytest.raises(ValueError, match=message):
+        image_to_rgb(msg)
+
+
+def test_an_image_over_the_pixel_bound_is_refused_from_its_header(frame):
+    """The compressed file's header, or the message's width and height, are read before any pixel."""
+    ok, jpeg = cv2.imencode(".jpg", frame)
+    data = bytearray(jpeg.tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = (16000).to_bytes(2, "big") * 2  # the header now declares 16000x16000
+    with pytest.raises(ImageTooLarge, match="16000x16000|declares over"):
+        compressed_to_rgb(CompressedImage(format="jpeg", data=bytes(data)), max_pixels=40_000_000)
+    h, w = frame.shape[:2]
+    assert compressed_to_rgb(CompressedImage(format="jpeg", data=jpeg.tobytes()), max_pixels=h * w).shape == frame.shape
+    with pytest.raises(ImageTooLarge, match=f"at most {h * w - 1}"):
+        compressed_to_rgb(CompressedImage(format="jpeg", data=jpeg.tobytes()), max_pixels=h * w - 1)
+    raw = rgb_to_image(frame, Header())
+    with pytest.raises(ImageTooLarge, match=f"{w}x{h}"):
+        image_to_rgb(raw, max_pixels=h * w - 1)
+    assert image_to_rgb(raw, max_pixels=h * w).shape == frame.shape
+
+
+def test_a_yuv422_image_of_odd_width_is_a_bad_image_not_an_opencv_error():
+    msg = Image(height=2, width=3, encoding="yuv422", step=6, data=bytes(12))
+    with pytest.raises(ValueError, match="cannot convert 3x2 yuv422"):
         image_to_rgb(msg)

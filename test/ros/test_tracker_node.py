@@ -371,6 +371,56 @@ def test_compressed_input_and_debug_image(checkpoint, sequence, ros_node, spin_u
     assert rc == 0, out
 
 
+def _declaring(width: int, height: int) -> bytes:
+    """A small real JPEG whose header (SOF0) declares width x height pixels."""
+    data = bytearray(cv2.imencode(".jpg", np.full((48, 64, 3), 128, np.uint8))[1].tobytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_an_image_declaring_a_huge_size_is_dropped_before_decoding(checkpoint, sequence, ros_node, spin_until):
+    """A 2 kB JPEG whose header declares 16000x16000 pixels (768 MB decoded) is dropped from its header:
+    the node's peak memory grows by less than 100 MB, diagnostics count it, tracking goes on."""
+    from sensor_msgs.msg import CompressedImage
+
+    frames, gt, _ = sequence
+    proc = start_node(checkpoint, use_compressed="true")
+    try:
+        g = Graph(ros_node("probe_huge"), spin_until)
+
+        def send(data: bytes, stamp_ns: int) -> None:
+            msg = CompressedImage(format="jpeg", data=data)
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
+            g.compressed.publish(msg)
+
+        jpeg = lambda frame: cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))[1].tobytes()  # noqa: E731
+        g.publish = lambda frame, stamp_ns, encoding="rgb8": send(jpeg(frame), stamp_ns)
+        g.ready()
+        base = time.time_ns()
+        g.publish(frames[0], base)
+        assert g.call(g.request(box=tuple(gt[0]), stamp_ns=base)).success
+        g.track(frames[1:3], base + 10**6)
+        before = _peak_rss_mib(proc.pid)
+        for i in range(3):
+            send(_declaring(16000, 16000), base + 10**7 + i)
+            g.spin_until(lambda: False, 0.3)
+        assert len(g.track(frames[3:5], base + 10**8)) == 2
+        values = _diagnostics_after(g, 5)
+        grown = _peak_rss_mib(proc.pid) - before
+        assert int(values["dropped_too_large"]) >= 1 and grown < 100, (values["dropped_too_large"], grown)
+    finally:
+        rc, out = stop_node(proc)
+    assert rc == 0, out
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_straight_after_start_ends_the_node_cleanly(checkpoint, ros_node, spin_until, signum):
     """Ctrl-C, or launch's SIGTERM, as soon as the node serves: exit status 0 and no traceback

@@ -17,16 +17,12 @@ import numpy as np
 import pytest
 
 from litetrack_core.eval.datasets import load_dataset
-from litetrack_core.training.pseudo import (
-    _box_points,
-    _gray,
-    forward_backward_flow,
-    propose_boxes,
-    pseudo_tracks,
-    warp_pairs,
-    write_pseudo_sequences,
-    write_warp_sequences,
-)
+from litetrack_core.training.pseudo.flow import _box_points, forward_backward_flow
+from litetrack_core.training.pseudo.frames import _gray
+from litetrack_core.training.pseudo.proposals import propose_boxes
+from litetrack_core.training.pseudo.tracks import pseudo_tracks
+from litetrack_core.training.pseudo.warps import warp_pairs
+from litetrack_core.training.pseudo.write import write_pseudo_sequences, write_warp_sequences
 
 
 def _iou(a, b) -> float:

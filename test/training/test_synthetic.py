@@ -1,4 +1,4 @@
-"""Synthetic vision-language sequences (training/synthetic.py): the project layout, exact boxes,
+"""Synthetic vision-language sequences (training/synthetic/): the project layout, exact boxes,
 unambiguous sentences, determinism, absence under occlusion and exit, photo backgrounds."""
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ import numpy as np
 import pytest
 
 from litetrack_core.eval.datasets import load_dataset
-from litetrack_core.training.synthetic import (
-    CATEGORIES,
-    COLOURS,
-    Backgrounds,
-    render_dataset,
-    render_sequence,
-    sequence_seed,
-    synthesize,
-)
+from litetrack_core.training.synthetic.backgrounds import Backgrounds
+from litetrack_core.training.synthetic.render import synthesize
+from litetrack_core.training.synthetic.shapes import CATEGORIES, COLOURS
+from litetrack_core.training.synthetic.write import render_dataset, render_sequence, sequence_seed
 
 SIZE = (320, 240)
 FLAT = (37, 201, 90)  # a background colour far from every palette colour

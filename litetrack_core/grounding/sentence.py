@@ -13,6 +13,7 @@ to "runner"). No such word: no class, and grounding falls back to the model.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,10 +41,10 @@ _COLOUR_OF = {word: term for term, words in COLOUR_WORDS.items() for word in wor
 
 @dataclass(frozen=True)
 class ParsedSentence:
-    """class_index: the named COCO class (None: none named); similarity: the encoder's similarity of
-    the word that named it. colours: basic colour terms (and "dark"/"light"). positions: position
-    words. size: +1 large, -1 small, 0 unsaid. part: "face", "head" or "helmet" when the sentence
-    names a part of a person."""
+    """class_index: the named class, an index of the reader's classes (COCO by default; None: none
+    named); similarity: the encoder's similarity of the word that named it. colours: basic colour
+    terms (and "dark"/"light"). positions: position words. size: +1 large, -1 small, 0 unsaid. part:
+    "face", "head" or "helmet" when the sentence names a part of a person."""
 
     class_index: int | None
     similarity: float
@@ -55,9 +56,14 @@ class ParsedSentence:
 
 
 class SentenceReader:
-    """Reads sentences with the text encoder (loaded once; about 90 MB, 0.6 s)."""
+    """Reads sentences with the text encoder (loaded once; about 90 MB, 0.6 s).
 
-    def __init__(self, min_similarity: float = 0.8) -> None:
+    classes, synonyms: the class names a word may name (index = ``class_index``) and their other
+    names; the detector's COCO classes by default (another label set: scripts/compare_detectors.py).
+    """
+
+    def __init__(self, min_similarity: float = 0.8, *, classes: Sequence[str] = COCO_CLASSES,
+                 synonyms: Mapping[str, Sequence[str]] = CLASS_SYNONYMS) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         from litetrack_core.models.text import minilm_dir
@@ -66,7 +72,7 @@ class SentenceReader:
         self._tokenizer = AutoTokenizer.from_pretrained(folder)
         self._encoder = AutoModel.from_pretrained(folder).eval()
         self.min_similarity = min_similarity
-        names = [(i, n) for i, name in enumerate(COCO_CLASSES) for n in (name, *CLASS_SYNONYMS.get(name, ()))]
+        names = [(i, n) for i, name in enumerate(classes) for n in (name, *synonyms.get(name, ()))]
         self._name_class = torch.tensor([i for i, _ in names])
         self._name_vectors = self._embed([n for _, n in names])
 

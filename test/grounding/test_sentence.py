@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from litetrack_core.grounding.colour import colour_share
-from litetrack_core.grounding.sentence import shared_reader
+from litetrack_core.grounding.sentence import SentenceReader, shared_reader
 from litetrack_core.grounding.vocabulary import COCO_CLASSES
 
 
@@ -28,6 +28,15 @@ def reader():
 def test_the_named_class(reader, sentence, expected):
     parsed = reader(sentence)
     assert (None if parsed.class_index is None else COCO_CLASSES[parsed.class_index]) == expected
+
+
+def test_another_label_set():
+    # As scripts/compare_detectors.py reads sentences for the Open Images SSD: its labels, its synonyms.
+    labels = ("person", "car", "vehicle", "cattle")
+    other = SentenceReader(classes=labels, synonyms={"vehicle": ("truck", "bus"), "cattle": ("cow",), "person": ("player",)})
+    named = [other(s).class_index for s in ("the small pale truck on the road", "a brown and white cow",
+                                            "the basketball player in green", "the gull flying highest")]
+    assert [None if i is None else labels[i] for i in named] == ["vehicle", "cattle", "person", None]  # no bird here
 
 
 def test_colour_position_size_and_part_words(reader):

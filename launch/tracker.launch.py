@@ -1,7 +1,8 @@
 """ros2 launch litetrack_ros tracker.launch.py image_topic:=/camera/image_raw [target_text:="the red car"]
 
 Thin: declares the arguments and starts tracker_node with the parameters file plus the overrides
-of litetrack_ros.launch_args (the tests start the node with exactly these).
+and the remapping of its relative 'image' topic in litetrack_ros.launch_args (the tests start the
+node with exactly these).
 """
 
 from launch import LaunchDescription
@@ -10,7 +11,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from litetrack_ros.launch_args import LAUNCH_ARGUMENTS, node_overrides
+from litetrack_ros.launch_args import LAUNCH_ARGUMENTS, node_overrides, node_remappings
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -26,6 +27,7 @@ def generate_launch_description() -> LaunchDescription:
                 name="litetrack_tracker",
                 namespace=values["namespace"],
                 parameters=[values["params_file"], node_overrides(values)],
+                remappings=node_remappings(values),
                 output="screen",
             ),
         ]

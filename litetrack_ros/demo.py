@@ -29,6 +29,7 @@ from litetrack_core.clips import PEDESTRIAN
 
 __all__ = ["main"]
 
+CAMERA_TOPIC = "/camera/image_raw"
 FASTDDS_PROFILE = Path(__file__).resolve().parents[1] / "config" / "fastdds_large_images.xml"
 
 
@@ -66,7 +67,7 @@ def _load(sequence: Path, size: tuple[int, int], limit: int) -> tuple[list[np.nd
     return frames, gt, sentence
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="litetrack-ros-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sequence", type=Path, default=PEDESTRIAN,
                    help="folder with img/, groundtruth.txt, language.txt (default: the packaged clip)")
@@ -76,61 +77,102 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=120, help="frames to replay")
     p.add_argument("--checkpoint", default="", help="model checkpoint (default: the packaged model)")
     p.add_argument("--out", type=Path, default=Path("results/demo"))
-    args = p.parse_args(argv)
-    size = tuple(int(v) for v in args.size.lower().split("x"))
-    frames, gt, sentence = _load(args.sequence, size, args.frames)
-    _isolate_dds()
+    return p.parse_args(argv)
 
-    import rclpy
-    from diagnostic_msgs.msg import DiagnosticArray
-    from rclpy.qos import qos_profile_sensor_data
-    from sensor_msgs.msg import Image
-    from std_msgs.msg import Header
-    from vision_msgs.msg import Detection2D
 
-    from litetrack_ros.image_conversion import rgb_to_image
+def _start_node(checkpoint: str, log: Path) -> subprocess.Popen:
+    """tracker_node in its own process, started as the launch file starts it, its output in ``log``."""
     from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros_args
-    from litetrack_ros.msg import TrackStatus
-    from litetrack_ros.srv import SetTarget
-    from lifecycle_msgs.srv import GetState
 
     values = {name: default for name, (default, _) in LAUNCH_ARGUMENTS.items()}
-    values.update(image_topic="/camera/image_raw", checkpoint=args.checkpoint, device="auto")
-    node_log = args.out / "node.log"
-    args.out.mkdir(parents=True, exist_ok=True)
-    node_proc = subprocess.Popen(
-        [sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, DEFAULT_PARAMS_FILE)],
-        stdout=node_log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
-    rclpy.init()
-    me = rclpy.create_node("litetrack_demo_camera")
-    got = Received()
-    pub = me.create_publisher(Image, "/camera/image_raw", qos_profile_sensor_data)
+    values.update(image_topic=CAMERA_TOPIC, checkpoint=checkpoint, device="auto")
+    return subprocess.Popen([sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, DEFAULT_PARAMS_FILE)],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def _listen(me, got: Received) -> None:
+    """Record the node's detections, statuses and diagnostics into ``got``."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from vision_msgs.msg import Detection2D
+
+    from litetrack_ros.msg import TrackStatus
 
     def on_detection(msg: Detection2D) -> None:
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         b = msg.bbox
         score = msg.results[0].hypothesis.score if msg.results else 0.0
         with got.lock:
-            got.detections[stamp] = (b.center.position.x - b.size_x / 2, b.center.position.y - b.size_y / 2, b.size_x, b.size_y, score, time.time_ns())
+            got.detections[_stamp_ns(msg)] = (b.center.position.x - b.size_x / 2, b.center.position.y - b.size_y / 2,
+                                              b.size_x, b.size_y, score, time.time_ns())
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
         with got.lock:
             got.diagnostics = {kv.key: kv.value for kv in msg.status[0].values} if msg.status else {}
 
     def on_status(msg: TrackStatus) -> None:
-        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
         with got.lock:
-            got.status[stamp] = (msg.state, msg.step_ms)
+            got.status[_stamp_ns(msg)] = (msg.state, msg.step_ms)
 
     me.create_subscription(Detection2D, "/detection", on_detection, 100)
     me.create_subscription(TrackStatus, "/status", on_status, 100)
     me.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+
+
+def _stamp_ns(msg) -> int:
+    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+
+
+def _replay(me, pub, client, frames: list[np.ndarray], gt: np.ndarray, sentence: str, rate: float) -> tuple[list[int], list]:
+    """Publish the frames at ``rate`` Hz, stamped at publication; set the target by words on the
+    first frame and by box half-way. The stamps, and (how, future) of each target request."""
+    from std_msgs.msg import Header
+
+    from litetrack_ros.image_conversion import rgb_to_image
+    from litetrack_ros.srv import SetTarget
+
+    stamps, answers = [], []
+    start = time.monotonic()
+    for i, frame in enumerate(frames):
+        now = me.get_clock().now()
+        if i == 0:
+            answers.append(("words", client.call_async(SetTarget.Request(text=sentence))))
+        if i == len(frames) // 2:
+            # Stamp 0 = the next frame the node receives: on a loaded 2-core machine DDS may
+            # drop this very frame, and a stamped request for it would then be refused.
+            req = SetTarget.Request()
+            x, y, w, h = gt[i]
+            req.box.center.position.x, req.box.center.position.y = x + w / 2, y + h / 2
+            req.box.size_x, req.box.size_y = w, h
+            answers.append(("box", client.call_async(req)))
+        pub.publish(rgb_to_image(frame, Header(stamp=now.to_msg(), frame_id="camera")))
+        stamps.append(now.nanoseconds)
+        time.sleep(max(0.0, start + (i + 1) / rate - time.monotonic()))
+    return stamps, answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    size = tuple(int(v) for v in args.size.lower().split("x"))
+    frames, gt, sentence = _load(args.sequence, size, args.frames)
+    _isolate_dds()
+
+    import rclpy
+    from lifecycle_msgs.srv import GetState
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from litetrack_ros.srv import SetTarget
+
+    node_log = args.out / "node.log"
+    args.out.mkdir(parents=True, exist_ok=True)
+    node_proc = _start_node(args.checkpoint, node_log)
+    rclpy.init()
+    me = rclpy.create_node("litetrack_demo_camera")
+    got = Received()
+    pub = me.create_publisher(Image, CAMERA_TOPIC, qos_profile_sensor_data)
+    _listen(me, got)
     client = me.create_client(SetTarget, "/track_target")
     lifecycle = me.create_client(GetState, "/litetrack_tracker/get_state")
-    spinner = threading.Thread(target=rclpy.spin, args=(me,), daemon=True)
-    spinner.start()
+    threading.Thread(target=rclpy.spin, args=(me,), daemon=True).start()
     try:
         print(f"waiting for tracker_node (log: {node_log}) ...")
         if not _wait_active(lifecycle, timeout=180.0):
@@ -138,25 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         while pub.get_subscription_count() == 0:  # discovery, so that frame 0 is not lost
             time.sleep(0.05)
-        stamps, answers = [], []
-        period = 1.0 / args.rate
-        start = time.monotonic()
-        for i, frame in enumerate(frames):
-            now = me.get_clock().now()
-            header = Header(stamp=now.to_msg(), frame_id="camera")
-            if i == 0:
-                answers.append(("words", client.call_async(SetTarget.Request(text=sentence))))
-            if i == len(frames) // 2:
-                # Stamp 0 = the next frame the node receives: on a loaded 2-core machine DDS may
-                # drop this very frame, and a stamped request for it would then be refused.
-                req = SetTarget.Request()
-                x, y, w, h = gt[i]
-                req.box.center.position.x, req.box.center.position.y = x + w / 2, y + h / 2
-                req.box.size_x, req.box.size_y = w, h
-                answers.append(("box", client.call_async(req)))
-            pub.publish(rgb_to_image(frame, header))
-            stamps.append(now.nanoseconds)
-            time.sleep(max(0.0, start + (i + 1) * period - time.monotonic()))
+        stamps, answers = _replay(me, pub, client, frames, gt, sentence, args.rate)
         time.sleep(1.0)
         for name, future in answers:
             result = future.result() if future.done() else None
@@ -196,8 +220,9 @@ def _wait_active(client, timeout: float) -> bool:
 def _report(out: Path, frames: list[np.ndarray], gt: np.ndarray, sentence: str, stamps: list[int], got: Received,
             node_rc: int | None) -> int:
     from litetrack_core.eval.metrics import iou
-    from litetrack_core.tracking.types import TrackResult, TrackState
+    from litetrack_core.tracking.types import TrackResult
     from litetrack_core.tracking.video import VideoSink, draw_result
+    from litetrack_ros.messages import STATE_CODES
 
     lines, latency, overhead, states = ["stamp_ns,x,y,w,h,score,state"], [], [], {}
     overlap = {"words": [], "box": []}  # IoU with the named person's true box, by how the target was set
@@ -208,14 +233,15 @@ def _report(out: Path, frames: list[np.ndarray], gt: np.ndarray, sentence: str, 
             if det is None:
                 sink.write(frame)
                 continue
-            name = {1: "TRACKING", 2: "LOST", 3: "GROUNDING"}.get(state, "IDLE")
+            track_state = next(s for s, code in STATE_CODES.items() if code == state)
+            name = track_state.value
             states[name] = states.get(name, 0) + 1
             overlap["words" if i < len(frames) // 2 else "box"].append(float(iou(np.array([det[:4]]), gt[i : i + 1])[0]))
             e2e = (det[5] - stamp) / 1e6
             latency.append(e2e)
             if np.isfinite(step_ms):
                 overhead.append(e2e - step_ms)
-            result = TrackResult(0, det[:4], det[4], TrackState.LOST if state == 2 else TrackState.TRACKING)
+            result = TrackResult(0, det[:4], det[4], track_state)
             sink.write(draw_result(frame, result))
             lines.append(f"{stamp},{det[0]:.2f},{det[1]:.2f},{det[2]:.2f},{det[3]:.2f},{det[4]:.4f},{name}")
     (out / "detections.csv").write_text("\n".join(lines) + "\n")

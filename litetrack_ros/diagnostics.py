@@ -6,13 +6,16 @@ import collections
 import resource
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from std_msgs.msg import Header
 
-__all__ = ["DROP_REASONS", "NodeStats", "diagnostics"]
+from litetrack_core.tracking.types import TrackState
+
+__all__ = ["DROP_REASONS", "NodeState", "NodeStats", "diagnostics"]
 
 # bad_image: undecodable or malformed; too_large: over max_image_pixels; rate_limit: max_rate_hz;
 # error: the tracker step failed on it.
@@ -38,11 +41,16 @@ class NodeStats:
             self.frames_received += 1
             self._arrivals.append(time.monotonic())
 
-    def processed(self, **timings_ms: float) -> None:
-        """One processed frame and its timings in ms (latency_ms = image stamp -> published)."""
+    def processed(self) -> int:
+        """Count one processed frame (before its messages go out, which carry the count); the count."""
         with self._lock:
             self.frames_processed += 1
             self._processed.append(time.monotonic())
+            return self.frames_processed
+
+    def timed(self, **timings_ms: float) -> None:
+        """A processed frame's timings in ms (latency_ms = image stamp -> published)."""
+        with self._lock:
             for name, value in timings_ms.items():
                 self._timings.setdefault(name, collections.deque(maxlen=self._window)).append(value)
 
@@ -86,22 +94,40 @@ def _memory(device: str) -> list[tuple[str, str]]:
     return [("cpu_rss_mib", f"{rss / 2**20:.0f}"), ("cpu_rss_peak_mib", f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")]
 
 
-def diagnostics(
-    stamp: object,
-    name: str, stats: NodeStats, dropped: int, device: str, precision: str, state: str,
-    latency_warn_ms: float, error: str | None, keep_ratio: float = 1.0, latency_budget_ms: float = 0.0,
-    *, grounding: tuple[str, float] | None = None, proposals: bool = False,
-) -> DiagnosticArray:
+@dataclass(frozen=True)
+class NodeState:
+    """What the node reports besides its counters.
+
+    name: the status name. dropped: frames dropped while busy (FrameSlot). device, precision: where
+    and how the model runs. state: the tracking state. latency_warn_ms: WARN above this latency p95 (0:
+    off). error: why the model is not loaded (None: it is). keep_ratio: the one the last frame was
+    tracked with; latency_budget_ms: the per-frame step budget that chooses it (0: off). grounding:
+    path and score of the last grounding by words (None: none yet). proposals: whether the object
+    detector is there to ground words (else the model grounds alone).
+    """
+
+    name: str
+    dropped: int
+    device: str
+    precision: str
+    state: TrackState
+    latency_warn_ms: float
+    error: str | None
+    keep_ratio: float = 1.0
+    latency_budget_ms: float = 0.0
+    grounding: tuple[str, float] | None = None
+    proposals: bool = False
+
+
+def diagnostics(stamp: object, stats: NodeStats, node: NodeState) -> DiagnosticArray:
     """One DiagnosticStatus: OK, WARN (latency p95 over ``latency_warn_ms``, or target lost) or ERROR
-    (model not loaded). ``keep_ratio``: the one the last frame was tracked with; ``latency_budget_ms``:
-    the tracker's per-frame step budget that chooses it (0: off). ``grounding``: path and score of the
-    last grounding by words (None: none yet); ``proposals``: whether the object detector is there to
-    ground words (else the model grounds alone)."""
+    (model not loaded)."""
     snap = stats.snapshot()
+    state, error, latency_warn_ms, device = node.state.value, node.error, node.latency_warn_ms, node.device
     level, message = DiagnosticStatus.OK, f"{state.lower()}"
     if error:
         level, message = DiagnosticStatus.ERROR, error
-    elif state == "LOST":
+    elif node.state is TrackState.LOST:
         level, message = DiagnosticStatus.WARN, "target lost"
     elif latency_warn_ms > 0 and snap["latency_p95_ms"] > latency_warn_ms:
         level, message = DiagnosticStatus.WARN, f"latency p95 {snap['latency_p95_ms']:.0f} ms over latency_warn_ms {latency_warn_ms:.0f} ms"
@@ -111,18 +137,18 @@ def diagnostics(
         *((k, f"{v:.2f}") for k, v in snap.items() if k.endswith("_ms")),
         ("frames_received", str(stats.frames_received)),
         ("frames_processed", str(stats.frames_processed)),
-        ("frames_dropped", str(dropped)),
+        ("frames_dropped", str(node.dropped)),
         ("bad_frames", str(stats.bad_frames)),
         *((f"dropped_{reason}", str(count)) for reason, count in stats.dropped.items() if reason != "bad_image"),
         ("device", device),
-        ("precision", precision),
-        ("keep_ratio", f"{keep_ratio:g}"),
-        ("latency_budget_ms", f"{latency_budget_ms:g}"),
-        ("grounding_with", "proposals, else model" if proposals else "model (object detector not installed)"),
-        ("last_grounding", "none" if grounding is None else f"{grounding[0]} {grounding[1]:.3f}"),
+        ("precision", node.precision),
+        ("keep_ratio", f"{node.keep_ratio:g}"),
+        ("latency_budget_ms", f"{node.latency_budget_ms:g}"),
+        ("grounding_with", "proposals, else model" if node.proposals else "model (object detector not installed)"),
+        ("last_grounding", "none" if node.grounding is None else f"{node.grounding[0]} {node.grounding[1]:.3f}"),
         ("state", state),
         *_memory(device),
     ]
-    status = DiagnosticStatus(level=level, name=name, message=message, hardware_id=device)
+    status = DiagnosticStatus(level=level, name=node.name, message=message, hardware_id=device)
     status.values = [KeyValue(key=k, value=v) for k, v in values]
     return DiagnosticArray(header=Header(stamp=stamp), status=[status])

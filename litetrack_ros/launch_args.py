@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_PARAMS_FILE", "LAUNCH_ARGUMENTS", "node_overrides", "ros_args"]
+__all__ = ["DEFAULT_PARAMS_FILE", "LAUNCH_ARGUMENTS", "node_overrides", "node_remappings", "ros_args"]
 
 DEFAULT_PARAMS_FILE = Path(__file__).resolve().parents[1] / "config" / "tracker.yaml"
 
 # launch argument -> (default, description)
 LAUNCH_ARGUMENTS = {
-    "image_topic": ("/camera/image_raw", "camera image topic (raw; '/compressed' is appended with use_compressed)"),
+    "image_topic": ("/camera/image_raw", "camera image topic, remapped onto the node's 'image' (and its '/compressed' onto 'image/compressed')"),
     "use_compressed": ("false", "subscribe to sensor_msgs/CompressedImage"),
     "checkpoint": ("", "model checkpoint; empty: the packaged default"),
     "device": ("auto", "auto, cuda or cpu"),
@@ -28,7 +28,6 @@ LAUNCH_ARGUMENTS = {
 def node_overrides(values: dict) -> dict:
     """Parameters that the launch arguments override on top of the parameters file."""
     return {
-        "image_topic": values["image_topic"],
         "use_compressed": values["use_compressed"],
         "checkpoint": values["checkpoint"],
         "device": values["device"],
@@ -38,11 +37,21 @@ def node_overrides(values: dict) -> dict:
     }
 
 
+def node_remappings(values: dict) -> list[tuple[str, object]]:
+    """The node subscribes to the relative names ``image`` and ``image/compressed``; the launch
+    argument ``image_topic`` names the camera's topic they are remapped onto."""
+    topic = values["image_topic"]
+    compressed = f"{topic}/compressed" if isinstance(topic, str) else [topic, "/compressed"]
+    return [("image", topic), ("image/compressed", compressed)]
+
+
 def ros_args(values: dict[str, str], params_file: str | Path) -> list[str]:
-    """The same as a command line: ``--ros-args --params-file F -p name:=value ... -r __ns:=NS``."""
+    """The same as a command line: ``--ros-args --params-file F -p name:=value ... -r from:=to ... -r __ns:=NS``."""
     args = ["--ros-args", "--params-file", str(params_file)]
     for name, value in node_overrides(values).items():
         args += ["-p", f"{name}:={value if value != '' else chr(39) * 2}"]
+    for name, target in node_remappings(values):
+        args += ["-r", f"{name}:={target}"]
     if values.get("namespace"):
         args += ["-r", f"__ns:={values['namespace']}"]
     return args

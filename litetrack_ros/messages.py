@@ -19,7 +19,8 @@ from litetrack_ros.msg import TrackStatus
 
 __all__ = ["STATE_CODES", "detection", "marker", "status"]
 
-STATE_CODES = {TrackState.TRACKING: TrackStatus.TRACKING, TrackState.LOST: TrackStatus.LOST}
+# TrackState -> TrackStatus.state: the message has a constant of each state's name.
+STATE_CODES = {state: getattr(TrackStatus, state.value) for state in TrackState}
 
 
 def detection(result: TrackResult, header: Header, label: str | None) -> Detection2D:
@@ -36,31 +37,20 @@ def detection(result: TrackResult, header: Header, label: str | None) -> Detecti
     return msg
 
 
-def status(
-    header: Header,
-    state: int,
-    score: float,
-    text: str | None,
-    processed: int,
-    dropped: int,
-    step_ms: float = float("nan"),
-    keep_ratio: float = 1.0,
-    grounding: str = "",
-    grounding_score: float = float("nan"),
-) -> TrackStatus:
-    """A TrackStatus; ``state`` is one of TrackStatus.IDLE / TRACKING / LOST / GROUNDING; ``grounding`` the
-    path that grounded words on this frame ("proposals", "model" or "")."""
+def status(header: Header, result: TrackResult, text: str | None, processed: int, dropped: int) -> TrackStatus:
+    """The TrackStatus of one frame's result: its state, score, step time, keep ratio and grounding
+    (the path that grounded words on this frame: "proposals", "model" or ""), with the node's counters."""
     return TrackStatus(
         header=header,
-        state=state,
-        score=0.0 if math.isnan(score) else float(score),
+        state=STATE_CODES[result.state],
+        score=0.0 if math.isnan(result.score) else float(result.score),
         target_text=text or "",
         frames_processed=processed,
         frames_dropped=dropped,
-        keep_ratio=float(keep_ratio),
-        step_ms=float(step_ms),
-        grounding=grounding,
-        grounding_score=0.0 if math.isnan(grounding_score) else float(grounding_score),
+        keep_ratio=float(result.keep_ratio),
+        step_ms=float(result.timing.total_ms),
+        grounding=result.grounding,
+        grounding_score=0.0 if math.isnan(result.grounding_score) else float(result.grounding_score),
     )
 
 

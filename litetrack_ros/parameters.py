@@ -26,8 +26,7 @@ def _int_range(lo: int, hi: int) -> list[IntegerRange]:
 
 # name -> (default, description, extra descriptor fields). Read-only ones need a restart.
 PARAMETERS: dict[str, tuple[object, str, dict]] = {
-    "image_topic": ("image", "image topic; with use_compressed, '<image_topic>/compressed' is used", {"read_only": True}),
-    "use_compressed": (False, "subscribe to sensor_msgs/CompressedImage instead of Image", {"read_only": True}),
+    "use_compressed": (False, "subscribe to 'image/compressed' (CompressedImage) instead of 'image' (Image)", {"read_only": True}),
     "reliability": ("best_effort", "image QoS reliability: best_effort (sensor data) or reliable", {"read_only": True}),
     "config": ("", "model config name; empty: the checkpoint's, or the default CPU model", {"read_only": True}),
     "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: the packaged default model", {"read_only": True}),

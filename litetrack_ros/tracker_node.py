@@ -46,7 +46,7 @@ from litetrack_core.tracking.tracker import PRECISIONS, Tracker, TrackerConfig, 
 from litetrack_core.tracking.types import TrackResult, TrackState
 from litetrack_core.tracking.video import draw_result
 from litetrack_ros import messages
-from litetrack_ros.diagnostics import NodeStats, diagnostics
+from litetrack_ros.diagnostics import NodeState, NodeStats, diagnostics
 from litetrack_ros.frame_slot import FrameSlot
 from litetrack_ros.image_conversion import ImageTooLarge, compressed_to_rgb, image_to_rgb, rgb_to_image
 from litetrack_ros.msg import TrackStatus
@@ -82,7 +82,7 @@ class TrackerNode(Node):
         self.slot: FrameSlot[tuple[Image | CompressedImage, int]] = FrameSlot()
         self.tracker: Tracker | None = None
         self.load_error: str | None = None
-        self.state = "IDLE"
+        self.state = TrackState.IDLE
         self.last_keep_ratio: float | None = None  # the last TrackResult's (None before the first one)
         self.last_grounding: tuple[str, float] | None = None  # path and score of the last grounding by words
         self._requests = TargetRequests(REQUEST_DEPTH)
@@ -148,7 +148,6 @@ class TrackerNode(Node):
             self.trigger_activate()
 
     def on_configure(self, state: State) -> TransitionCallbackReturn:
-        topic = self._p("image_topic")
         compressed = self._p("use_compressed")
         qos = QoSProfile(depth=1, reliability=RELIABILITY[self._p("reliability")], history=qos_profile_sensor_data.history)
         qos.durability = qos_profile_sensor_data.durability
@@ -160,7 +159,7 @@ class TrackerNode(Node):
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.image_sub = self.create_subscription(
             CompressedImage if compressed else Image,
-            f"{topic}/compressed" if compressed else topic,
+            "image/compressed" if compressed else "image",  # relative: remapped by the launch file
             self._on_image,
             qos,
             callback_group=MutuallyExclusiveCallbackGroup(),
@@ -307,7 +306,7 @@ class TrackerNode(Node):
             if self._stop_requested.is_set():
                 self._stop_requested.clear()
                 self.tracker.reset()
-                self.state = "IDLE"
+                self.state = TrackState.IDLE
             max_rate = self._p("max_rate_hz")
             if not len(self._requests) and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
                 self.stats.drop("rate_limit")
@@ -338,10 +337,10 @@ class TrackerNode(Node):
         self._last_processed = time.monotonic()
         if request is not None:
             try:
-                self.state = "GROUNDING" if request.box is None else self.state
+                self.state = TrackState.GROUNDING if request.box is None else self.state
                 result = self.tracker.set_target(frame, request.text, request.box)
             except ValueError as err:
-                self.state = "TRACKING" if self.tracker.has_target else "IDLE"
+                self.state = TrackState.TRACKING if self.tracker.has_target else TrackState.IDLE
                 request.answer(False, str(err))
                 return
             request.answer(True, f"tracking {request.text or 'box'} from {_fmt(result.box_xywh_px)}",
@@ -352,17 +351,11 @@ class TrackerNode(Node):
         self._account(msg.header, arrived_ns, taken_ns, result.timing.total_ms)
 
     def _publish(self, result: TrackResult, header: Header, frame) -> None:
-        self.state = "TRACKING" if result.state is TrackState.TRACKING else "LOST"
+        self.state = result.state
         self.last_keep_ratio = result.keep_ratio
         text = self.tracker.target_text
         self.detection_pub.publish(messages.detection(result, header, text))
-        code = messages.STATE_CODES[result.state]
-        self.status_pub.publish(
-            messages.status(
-                header, code, result.score, text, self.stats.frames_processed + 1, self.slot.dropped,
-                result.timing.total_ms, result.keep_ratio, result.grounding, result.grounding_score,
-            )
-        )
+        self.status_pub.publish(messages.status(header, result, text, self.stats.processed(), self.slot.dropped))
         if result.grounding:
             self.last_grounding = (result.grounding, result.grounding_score)
         self.marker_pub.publish(messages.marker(result, header))
@@ -374,7 +367,7 @@ class TrackerNode(Node):
         the tracker step, and the rest of this node's work (conversion, publishing)."""
         done_ns = self.get_clock().now().nanoseconds
         stamp_ns = _ns(header.stamp)
-        self.stats.processed(
+        self.stats.timed(
             latency_ms=(done_ns - stamp_ns) / 1e6,
             transport_ms=(arrived_ns - stamp_ns) / 1e6,
             queue_ms=(taken_ns - arrived_ns) / 1e6,
@@ -386,21 +379,19 @@ class TrackerNode(Node):
         device = str(self.tracker.device) if self.tracker else self._p("device")
         precision = self.tracker.precision if self.tracker else self._p("precision")
         self.diag_pub.publish(
-            diagnostics(
-                self.get_clock().now().to_msg(),
-                f"{self.get_name()}: tracker",
-                self.stats,
-                self.slot.dropped,
-                device,
-                precision,
-                self.state,
-                self._p("latency_warn_ms"),
-                self.load_error,
-                self.last_keep_ratio if self.last_keep_ratio is not None else self._p("keep_ratio"),
-                self._p("latency_budget_ms"),
+            diagnostics(self.get_clock().now().to_msg(), self.stats, NodeState(
+                name=f"{self.get_name()}: tracker",
+                dropped=self.slot.dropped,
+                device=device,
+                precision=precision,
+                state=self.state,
+                latency_warn_ms=self._p("latency_warn_ms"),
+                error=self.load_error,
+                keep_ratio=self.last_keep_ratio if self.last_keep_ratio is not None else self._p("keep_ratio"),
+                latency_budget_ms=self._p("latency_budget_ms"),
                 grounding=self.last_grounding,
                 proposals=self.tracker is not None and self.tracker.grounder is not None,
-            )
+            ))
         )
 
     # ------------------------------------------------------------------ target requests

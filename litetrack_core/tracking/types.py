@@ -16,10 +16,17 @@ __all__ = ["FrameTracker", "Timing", "TrackResult", "TrackState"]
 
 
 class TrackState(str, Enum):
-    """TRACKING: the box follows the target. LOST: the score stayed low; the box is the last guess."""
+    """The one tracking state, from the tracker to the ROS message (TrackStatus has a constant of each name).
 
+    IDLE: no target. TRACKING: the box follows the target. LOST: the score stayed low; the box is the
+    last guess. GROUNDING: words are being looked for on the whole frame. A ``TrackResult`` is
+    TRACKING or LOST; a program that drives the tracker (the node) is also IDLE or GROUNDING.
+    """
+
+    IDLE = "IDLE"
     TRACKING = "TRACKING"
     LOST = "LOST"
+    GROUNDING = "GROUNDING"
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from litetrack_core.eval.datasets import Sequence
+from litetrack_core.data.sequence import Sequence
 from litetrack_core.models.factory import count_parameters, run_variant
 from litetrack_core.models.litetrack import LiteTrack
-from litetrack_core.profiling import peak_rss_mib
+from litetrack_core.profiling import count_flops, peak_rss_mib
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
 __all__ = ["BenchCase", "Variant", "bench_grounding", "parse_variant", "run_bench", "write_report"]
@@ -103,9 +103,32 @@ def run_bench(
     target_runs: int = 3,
 ) -> dict:
     """Time ``cases`` (models by config name) on ``sequence``; returns the report as a dict."""
-    from litetrack_core.profiling import count_flops
-
     images = [sequence.frame(i) for i in range(min(len(sequence), frames + warmup + 1))]
+    running = _start_cases(models, cases, sequence, images[0], device, target_runs)
+    _time_frames(running, images, frames, warmup)
+    # Allocated memory is the process's: a case's own peak is only known when it runs alone.
+    rows = [_row(run, images, device, alone=len(running) == 1) for run in running]
+    _add_ratios(rows)
+    _add_agreement(rows, running, sequence, images)
+    return {
+        "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+        "sequence": sequence.name,
+        "peak_rss_mib": peak_rss_mib(),
+        "rows": rows,
+    }
+
+
+def _start_cases(
+    models: dict[str, LiteTrack],
+    cases: list[BenchCase],
+    sequence: Sequence,
+    first: np.ndarray,
+    device: str,
+    target_runs: int,
+) -> list[_Running]:
+    """A tracker per case (variants of one config share its weights), its target set ``target_runs``
+    times on the first frame by box and words, each time timed."""
     box, text = tuple(sequence.ground_truth[0]), sequence.language
     running: list[_Running] = []
     variants: dict[tuple[str, Variant], LiteTrack] = {}
@@ -117,10 +140,14 @@ def run_bench(
         tracker = Tracker(variants[key], config, device, case.precision, case.cuda_graphs)
         run = _Running(case, tracker)
         for _ in range(target_runs):
-            result = tracker.set_target(images[0], text, box)
+            result = tracker.set_target(first, text, box)
             run.target_ms.append(result.timing.total_ms)
         running.append(run)
+    return running
 
+
+def _time_frames(running: list[_Running], images: list[np.ndarray], frames: int, warmup: int) -> None:
+    """``warmup`` then ``frames`` tracking steps per case, cycling through the frames after the first."""
     order = list(range(1, len(images))) * ((frames + warmup) // max(1, len(images) - 1) + 1)
     for n, index in enumerate(order[: frames + warmup]):
         for run in running:  # interleaved: every case sees the same conditions
@@ -128,46 +155,34 @@ def run_bench(
             if n >= warmup:
                 run.frames.append((timing.preprocess_ms, timing.model_ms, timing.postprocess_ms))
 
-    rows = []
-    for run in running:
-        case, tracker = run.case, run.tracker
-        model = tracker.model
-        # Allocated memory is the process's: a case's own peak is only known when it runs alone.
-        peak = _cuda_peak_mib(run, images) if device == "cuda" and len(running) == 1 else None
-        flops = count_flops(model, "track", device=device, keep_ratio=case.keep_ratio)
-        pre, mod, post = (np.array(v) for v in zip(*run.frames))
-        total = pre + mod + post
-        rows.append(
-            {
-                "case": case.label,
-                "config": case.config,
-                "variant": case.variant.label,
-                "asymmetric": model.cfg.asymmetric,
-                "prune_blocks": list(model.cfg.prune_blocks),
-                "prune_score": model.cfg.prune_score,
-                "precision": case.precision,
-                "keep_ratio": case.keep_ratio,
-                "cuda_graphs": case.cuda_graphs,
-                "target_ms": statistics.median(run.target_ms),
-                **_stats("pre", pre),
-                **_stats("model", mod),
-                **_stats("post", post),
-                **_stats("total", total),
-                "fps": 1000.0 / float(np.median(total)),
-                "gflops": flops / 1e9,
-                "params_m": count_parameters(model)["total"] / 1e6,
-                "peak_cuda_mib": peak,
-                "frames": len(total),
-            }
-        )
-    _add_ratios(rows)
-    _add_agreement(rows, running, sequence, images)
+
+def _row(run: _Running, images: list[np.ndarray], device: str, alone: bool) -> dict:
+    """One case's line of the report: its settings, timings, FLOPs, parameters and CUDA peak."""
+    case, model = run.case, run.tracker.model
+    peak = _cuda_peak_mib(run, images) if device == "cuda" and alone else None
+    flops = count_flops(model, "track", device=device, keep_ratio=case.keep_ratio)
+    pre, mod, post = (np.array(v) for v in zip(*run.frames))
+    total = pre + mod + post
     return {
-        "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu, {torch.get_num_threads()} threads",
-        "torch": torch.__version__,
-        "sequence": sequence.name,
-        "peak_rss_mib": peak_rss_mib(),
-        "rows": rows,
+        "case": case.label,
+        "config": case.config,
+        "variant": case.variant.label,
+        "asymmetric": model.cfg.asymmetric,
+        "prune_blocks": list(model.cfg.prune_blocks),
+        "prune_score": model.cfg.prune_score,
+        "precision": case.precision,
+        "keep_ratio": case.keep_ratio,
+        "cuda_graphs": case.cuda_graphs,
+        "target_ms": statistics.median(run.target_ms),
+        **_stats("pre", pre),
+        **_stats("model", mod),
+        **_stats("post", post),
+        **_stats("total", total),
+        "fps": 1000.0 / float(np.median(total)),
+        "gflops": flops / 1e9,
+        "params_m": count_parameters(model)["total"] / 1e6,
+        "peak_cuda_mib": peak,
+        "frames": len(total),
     }
 
 

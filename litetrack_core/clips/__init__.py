@@ -2,7 +2,7 @@
 
 Each clip is a folder in the project's sequence layout (``img/000001.jpg``..., ``groundtruth.txt``
 with one ``x,y,w,h`` line per frame in pixels, ``language.txt``, ``SOURCE.txt``), readable by
-``litetrack_core.eval.datasets.load_dataset`` like any other sequence. Origin and licence: the
+``litetrack_core.data.load.load_dataset`` like any other sequence. Origin and licence: the
 README.md beside this file.
 """
 

@@ -1,1 +1,2 @@
-"""Benchmark evaluation: dataset readers, the OPE runner, pytracking/LaSOT metrics, baselines and plots."""
+"""Benchmark evaluation: the OPE runner, pytracking/LaSOT metrics, baselines and plots (datasets are
+read by ``litetrack_core.data.load``)."""

@@ -5,7 +5,7 @@
                    [--device auto|cpu|cuda]
 
 Without DATASET_DIR, the packaged clips (``litetrack_core.clips``) are evaluated. The dataset
-layout is detected (``litetrack_core.eval.datasets``); results, summary.json,
+layout is detected (``litetrack_core.data.load``); results, summary.json,
 summary.txt and plots go to ``--out`` (``litetrack_core.eval.runner``).
 """
 
@@ -73,7 +73,7 @@ def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]
 
 def run_eval(args: argparse.Namespace) -> int:
     """Run the evaluation that ``args`` describes, print the table; 0 on success, 2 on bad input."""
-    from litetrack_core.eval.datasets import load_dataset
+    from litetrack_core.data.load import load_dataset
 
     try:
         factories = _factories(args)

@@ -44,7 +44,7 @@ from litetrack_core.eval.metrics import (
 from litetrack_core.tracking.types import FrameTracker
 
 if TYPE_CHECKING:
-    from litetrack_core.eval.datasets import Sequence
+    from litetrack_core.data.sequence import Sequence
 
 __all__ = ["MODES", "Mode", "evaluate", "format_table", "run_sequence"]
 
@@ -121,6 +121,21 @@ def evaluate(
         if not name or "/" in name or name in (".", ".."):
             raise ValueError(f"tracker name must be a plain file name, got {name!r}")
     out = Path(out_dir)
+    usable, skipped = _usable(sequences, mode)
+    runs = _Runs(trackers)
+    for name, factory in trackers.items():
+        for seq in usable:
+            runs.run(name, factory, seq, mode, out)
+    summary, overall = _summary(runs, usable, skipped, mode)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.txt").write_text(format_table(summary))
+    _plot(out / "plots", usable, runs.done, overall, mode)
+    return summary
+
+
+def _usable(sequences: Iterable[Sequence], mode: Mode) -> tuple[list[Sequence], dict[str, str]]:
+    """The sequences the mode can run on, and the skipped ones with the reason."""
     usable, skipped = [], {}
     for seq in sequences:
         if _needs_language(mode) and not seq.language:
@@ -128,26 +143,39 @@ def evaluate(
             skipped[seq.name] = "no language sentence"
         else:
             usable.append(seq)
+    return usable, skipped
 
-    done: dict[str, dict[str, tuple[Scores, float]]] = {name: {} for name in trackers}
-    failed: dict[str, dict[str, str]] = {name: {} for name in trackers}
-    grounding: dict[str, dict[str, float]] = {name: {} for name in trackers}
-    for name, factory in trackers.items():
-        for seq in usable:
-            try:
-                boxes, fps = run_sequence(factory(), seq, mode, label=f"{name} {seq.name}")
-            except Exception as err:  # noqa: BLE001 - one tracker failing one sequence must not end the run
-                log.error(
-                    "tracker %s failed on sequence %s: %s: %s", name, seq.name, type(err).__name__, err, exc_info=True
-                )
-                failed[name][seq.name] = f"{type(err).__name__}: {err}"
-                continue
-            _write_boxes(out / name / f"{seq.name}.txt", boxes)
-            done[name][seq.name] = (sequence_scores(boxes, seq.ground_truth, seq.absent), len(seq) / fps)
-            if mode == "nl":
-                grounding[name][seq.name] = float(iou(boxes[:1], seq.ground_truth[:1])[0])
 
-    common = [seq.name for seq in usable if all(seq.name in done[name] for name in trackers)]
+class _Runs:
+    """Per tracker and sequence: scores and seconds (``done``), the error (``failed``), and in nl mode
+    the first frame's grounding IoU (``grounding``)."""
+
+    def __init__(self, trackers: Iterable[str]) -> None:
+        self.done: dict[str, dict[str, tuple[Scores, float]]] = {name: {} for name in trackers}
+        self.failed: dict[str, dict[str, str]] = {name: {} for name in self.done}
+        self.grounding: dict[str, dict[str, float]] = {name: {} for name in self.done}
+
+    def run(self, name: str, factory: Callable[[], FrameTracker], seq: Sequence, mode: Mode, out: Path) -> None:
+        """One tracker on one sequence: its boxes written to ``out``, its scores or its error kept."""
+        try:
+            boxes, fps = run_sequence(factory(), seq, mode, label=f"{name} {seq.name}")
+        except Exception as err:  # noqa: BLE001 - one tracker failing one sequence must not end the run
+            log.error(
+                "tracker %s failed on sequence %s: %s: %s", name, seq.name, type(err).__name__, err, exc_info=True
+            )
+            self.failed[name][seq.name] = f"{type(err).__name__}: {err}"
+            return
+        _write_boxes(out / name / f"{seq.name}.txt", boxes)
+        self.done[name][seq.name] = (sequence_scores(boxes, seq.ground_truth, seq.absent), len(seq) / fps)
+        if mode == "nl":
+            self.grounding[name][seq.name] = float(iou(boxes[:1], seq.ground_truth[:1])[0])
+
+
+def _summary(runs: _Runs, usable: list[Sequence], skipped: dict[str, str], mode: Mode) -> tuple[dict, dict[str, Scores]]:
+    """The content of summary.json, and the overall scores per tracker (over the sequences every
+    tracker finished; none when there are no such sequences)."""
+    done = runs.done
+    common = [seq.name for seq in usable if all(seq.name in per_seq for per_seq in done.values())]
     summary = {
         "mode": mode,
         "conventions": "see litetrack_core.eval.metrics: IoU +1 px, success IoU > t, t = 0:0.05:1, AUC = mean; "
@@ -163,23 +191,18 @@ def evaluate(
         "trackers": {},
     }
     overall: dict[str, Scores] = {}
-    for name in trackers:
+    for name in done:
         per_seq = {s: _score_dict(*done[name][s]) for s in done[name]}
-        for s, value in grounding[name].items():
+        for s, value in runs.grounding[name].items():
             per_seq[s]["grounding_iou"] = value
-        entry = {"sequences": per_seq, "failed": failed[name], "overall": None}
+        entry = {"sequences": per_seq, "failed": runs.failed[name], "overall": None}
         if common:
             overall[name] = aggregate([done[name][s][0] for s in common])
             entry["overall"] = _score_dict(overall[name], sum(done[name][s][1] for s in common))
             if mode == "nl":
-                entry["overall"]["grounded"] = sum(grounding[name][s] > GROUNDED_IOU for s in common)
+                entry["overall"]["grounded"] = sum(runs.grounding[name][s] > GROUNDED_IOU for s in common)
         summary["trackers"][name] = entry
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    (out / "summary.txt").write_text(format_table(summary))
-    _plot(out / "plots", usable, done, overall, mode)
-    return summary
+    return summary, overall
 
 
 def _plot(folder: Path, usable: list[Sequence], done: dict, overall: dict[str, Scores], mode: str) -> None:

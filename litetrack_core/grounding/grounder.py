@@ -9,8 +9,8 @@ For each proposal of the named class, six features (``FEATURES``):
     size       agreement of the proposal's size rank with "big"/"small" words (0 without)
     area       log of its area over the class's largest proposal (named targets tend to be salient)
     model      the tracking model's own text-to-region score: its grounding map's peak in the box
-combined by logistic weights fitted on the real corpus's grounding frames (``fit.py``; never on the
-evaluation sequences) into the probability that the proposal is the target. The best proposal wins
+combined by logistic weights fitted on the real corpus's grounding frames (``training/ranking.py``;
+never on the evaluation sequences) into the probability that the proposal is the target. The best proposal wins
 if that probability reaches ``min_probability``; otherwise (or when no class is named, or none of
 its proposals is found) the caller grounds with the model alone. When the sentence names a part of a
 person ("the face of the girl"), the box is that part's usual place and size in units of the person

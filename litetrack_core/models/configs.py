@@ -10,7 +10,12 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["CONFIGS", "DEFAULT_CONFIG", "ModelConfig", "get_config"]
+__all__ = ["CONFIGS", "DEFAULT_CONFIG", "IMAGENET_MEAN", "IMAGENET_STD", "ModelConfig", "get_config"]
+
+# Every model reads RGB crops normalised as (pixel / 255 - mean) / std with ImageNet's statistics,
+# the normalisation its pretrained backbones were trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 
 PruneScore = Literal["similarity", "attention"]
 TextInit = Literal["none", "minilm"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 
 from litetrack_core.models.configs import ModelConfig, get_config
 from litetrack_core.models.litetrack import LiteTrack
@@ -14,25 +13,17 @@ __all__ = ["RUN_TIME_FIELDS", "count_parameters", "create_model", "run_variant"]
 # Config fields that change how the weights are run, not which weights exist.
 RUN_TIME_FIELDS = frozenset({"asymmetric", "prune_blocks", "prune_score"})
 
-log = logging.getLogger(__name__)
 
-
-def create_model(config: str | ModelConfig, pretrained: bool = False, drop_path: float = 0.0) -> LiteTrack:
-    """Build a model in eval mode.
+def create_model(config: str | ModelConfig, drop_path: float = 0.0) -> LiteTrack:
+    """Build a model in eval mode, randomly initialised (pretrained parts and checkpoints are the
+    weights layer's: ``weights.pretrained.create_pretrained_model``, ``weights.checkpoint.load_model``).
 
     Args:
         config: a registered name (see ``CONFIGS``) or a ``ModelConfig``.
-        pretrained: initialise from the pretrained weights that ship inside packages, as the
-            config's ``text_init`` / ``visual_init`` name (offline; for training a new model).
         drop_path: stochastic depth rate of the last block (training).
     """
     cfg = get_config(config) if isinstance(config, str) else config
-    model = LiteTrack(cfg, drop_path=drop_path)
-    if pretrained:
-        from litetrack_core.weights.pretrained import init_from_packages
-
-        init_from_packages(model)
-    return model.eval()
+    return LiteTrack(cfg, drop_path=drop_path).eval()
 
 
 def run_variant(model: LiteTrack, **changes: object) -> LiteTrack:

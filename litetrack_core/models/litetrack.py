@@ -35,12 +35,11 @@ from litetrack_core.models.configs import ModelConfig
 from litetrack_core.models.head import CenterHead, ContrastivePrompter, Grounding, HeadOutput, grounding_of, select_by_flag
 from litetrack_core.models.pruning import (
     PruneGate,
+    SearchTokens,
     attention_scores,
-    gather_tokens,
     keep_count,
     scatter_tokens,
     similarity_scores,
-    top_k_indices,
 )
 from litetrack_core.models.stem import ConvPatchEmbed
 from litetrack_core.models.text import TextEncoder, TokenizedText
@@ -144,51 +143,6 @@ def _visible_only(kv: KeyValues) -> KeyValues:
         return kv
     keep = kv.visible[0].nonzero().squeeze(1)
     return KeyValues(kv.k[:, :, keep], kv.v[:, :, keep], None)
-
-
-class _SearchTokens:
-    """The search tokens through the blocks, with pruning bookkeeping.
-
-    ``full`` (B, Nx, C) holds every token's latest value; ``index`` (B, k) names the live ones
-    (None: all alive, no gather or scatter is paid). Soft gates (training) keep every token alive
-    and record per stage the cumulative gate and the tokens' value at that point.
-    """
-
-    def __init__(self, tokens: torch.Tensor) -> None:
-        self.full = tokens
-        self.stage = 0  # pruning stages passed
-        self.index: torch.Tensor | None = None
-        self.gates: list[torch.Tensor] = []  # cumulative: the chance a token is still alive
-        self.stage_gates: list[torch.Tensor] = []  # each stage's own gate
-        self.snapshots: list[torch.Tensor] = []
-
-    def prune(self, live: torch.Tensor, scores: torch.Tensor, k: int) -> torch.Tensor:
-        """Keep the ``k`` best-scoring of ``live`` (B, k_old, C); returns the new live tokens."""
-        self.full = live if self.index is None else scatter_tokens(self.full, self.index, live)
-        self.stage += 1
-        keep = top_k_indices(scores, k)
-        self.index = keep if self.index is None else self.index.gather(1, keep)
-        return gather_tokens(live, keep)
-
-    def gate(self, live: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-        """Soft pruning: record the cumulative gate; returns the key bias log(gate)."""
-        self.stage += 1
-        cumulative = gates if not self.gates else self.gates[-1] * gates
-        self.gates.append(cumulative)
-        self.stage_gates.append(gates)
-        self.snapshots.append(live)
-        return torch.log(cumulative.clamp_min(1e-6))
-
-    def finish(self, live: torch.Tensor) -> torch.Tensor:
-        """All search tokens (B, Nx, C) after the last block."""
-        if self.index is not None:
-            return scatter_tokens(self.full, self.index, live)
-        for gate, snapshot in zip(reversed(self.stage_gates), reversed(self.snapshots)):
-            # A token gated off at a stage keeps its value from that stage, as at inference. Nested
-            # per-stage blends weigh the last value by the cumulative gate (the cumulative gate
-            # here would count earlier stages twice).
-            live = gate.unsqueeze(-1) * live + (1 - gate.unsqueeze(-1)) * snapshot
-        return live
 
 
 class LiteTrack(nn.Module):
@@ -323,7 +277,7 @@ class LiteTrack(nn.Module):
             raise ValueError(f"keep_ratio={keep_ratio} must be in (0, 1]")
         if self.cfg.asymmetric and target.kv is None:
             raise ValueError("this model is asymmetric: make the target with encode_target")
-        tokens = _SearchTokens(self.embed_search(search))
+        tokens = SearchTokens(self.embed_search(search))
         soft = self.training and self.prune_gate is not None
         prune = soft or (keep_ratio < 1.0 and bool(self.cfg.prune_blocks))
         if self.cfg.asymmetric:
@@ -331,7 +285,7 @@ class LiteTrack(nn.Module):
         return self._search_blocks_exact(target, tokens, keep_ratio if prune else 1.0, soft, with_logits)
 
     def _search_blocks_exact(
-        self, target: TargetState, tokens: _SearchTokens, keep_ratio: float, soft: bool, with_logits: bool
+        self, target: TargetState, tokens: SearchTokens, keep_ratio: float, soft: bool, with_logits: bool
     ) -> BackboneOutput:
         cfg, flag = self.cfg, target.flag
         nz, nx = cfg.template_grid**2, cfg.search_grid**2
@@ -368,7 +322,7 @@ class LiteTrack(nn.Module):
         return self._output(tokens, v[:, npre:], v[:, 1:npre], t, v[:, :1], t[:, :1], logits)
 
     def _search_blocks_asymmetric(
-        self, target: TargetState, tokens: _SearchTokens, keep_ratio: float, soft: bool, with_logits: bool
+        self, target: TargetState, tokens: SearchTokens, keep_ratio: float, soft: bool, with_logits: bool
     ) -> BackboneOutput:
         cfg, flag = self.cfg, target.flag
         nx = cfg.search_grid**2
@@ -401,7 +355,7 @@ class LiteTrack(nn.Module):
         return similarity_scores(live, vis, txt, flag)
 
     def _prune_step(
-        self, tokens: _SearchTokens, live: torch.Tensor, scores: torch.Tensor, keep_ratio: float, soft: bool, nx: int
+        self, tokens: SearchTokens, live: torch.Tensor, scores: torch.Tensor, keep_ratio: float, soft: bool, nx: int
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Hard top-k (returns the kept tokens, no key bias) or a soft gate (all tokens, key bias)."""
         if soft:
@@ -409,7 +363,7 @@ class LiteTrack(nn.Module):
         return tokens.prune(live, scores, keep_count(nx, keep_ratio, tokens.stage)), None
 
     @staticmethod
-    def _all_search(tokens: _SearchTokens, live: torch.Tensor) -> torch.Tensor:
+    def _all_search(tokens: SearchTokens, live: torch.Tensor) -> torch.Tensor:
         return live if tokens.index is None else scatter_tokens(tokens.full, tokens.index, live)
 
     def _output(self, tokens, live, template, text, vis_token, txt_token, logits) -> BackboneOutput:

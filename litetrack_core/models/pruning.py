@@ -11,7 +11,8 @@ Two scorers (``ModelConfig.prune_score``):
 At inference a fixed number of tokens survives each pruning block, ceil(N * keep^(s+1)) after
 stage s (keep = the per-stage ratio, as OSTrack's 0.7), so shapes are static (graph-capturable).
 Pruned tokens stop being updated; they keep the value they had when pruned and are scattered
-back before the head (a conv head sees a continuous map rather than OSTrack's zero holes).
+back before the head (a conv head sees a continuous map rather than OSTrack's zero holes);
+``SearchTokens`` carries the search tokens and this bookkeeping through the model's blocks.
 
 For training, ``PruneGate`` turns the hard top-k into a differentiable gate with a learnable
 threshold per pruning block, and ``keep_regulariser`` pulls the mean gate to a target ratio.
@@ -30,6 +31,7 @@ from litetrack_core.models.vit import Block
 
 __all__ = [
     "PruneGate",
+    "SearchTokens",
     "attention_scores",
     "gather_tokens",
     "keep_count",
@@ -87,6 +89,51 @@ def gather_tokens(tokens: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 def scatter_tokens(full: torch.Tensor, index: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
     """Write ``live`` (B, k, C) into a copy of ``full`` (B, N, C) at ``index`` (B, k)."""
     return full.scatter(1, index.unsqueeze(-1).expand(-1, -1, full.shape[-1]), live.to(full.dtype))
+
+
+class SearchTokens:
+    """The search tokens through the blocks, with pruning bookkeeping.
+
+    ``full`` (B, Nx, C) holds every token's latest value; ``index`` (B, k) names the live ones
+    (None: all alive, no gather or scatter is paid). Soft gates (training) keep every token alive
+    and record per stage the cumulative gate and the tokens' value at that point.
+    """
+
+    def __init__(self, tokens: torch.Tensor) -> None:
+        self.full = tokens
+        self.stage = 0  # pruning stages passed
+        self.index: torch.Tensor | None = None
+        self.gates: list[torch.Tensor] = []  # cumulative: the chance a token is still alive
+        self.stage_gates: list[torch.Tensor] = []  # each stage's own gate
+        self.snapshots: list[torch.Tensor] = []
+
+    def prune(self, live: torch.Tensor, scores: torch.Tensor, k: int) -> torch.Tensor:
+        """Keep the ``k`` best-scoring of ``live`` (B, k_old, C); returns the new live tokens."""
+        self.full = live if self.index is None else scatter_tokens(self.full, self.index, live)
+        self.stage += 1
+        keep = top_k_indices(scores, k)
+        self.index = keep if self.index is None else self.index.gather(1, keep)
+        return gather_tokens(live, keep)
+
+    def gate(self, live: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        """Soft pruning: record the cumulative gate; returns the key bias log(gate)."""
+        self.stage += 1
+        cumulative = gates if not self.gates else self.gates[-1] * gates
+        self.gates.append(cumulative)
+        self.stage_gates.append(gates)
+        self.snapshots.append(live)
+        return torch.log(cumulative.clamp_min(1e-6))
+
+    def finish(self, live: torch.Tensor) -> torch.Tensor:
+        """All search tokens (B, Nx, C) after the last block."""
+        if self.index is not None:
+            return scatter_tokens(self.full, self.index, live)
+        for gate, snapshot in zip(reversed(self.stage_gates), reversed(self.snapshots)):
+            # A token gated off at a stage keeps its value from that stage, as at inference. Nested
+            # per-stage blends weigh the last value by the cumulative gate (the cumulative gate
+            # here would count earlier stages twice).
+            live = gate.unsqueeze(-1) * live + (1 - gate.unsqueeze(-1)) * snapshot
+        return live
 
 
 class PruneGate(nn.Module):

@@ -12,7 +12,7 @@ import timm
 import torch
 from torch import nn
 
-from litetrack_core.tracking.crop import IMAGENET_MEAN, IMAGENET_STD
+from litetrack_core.models.configs import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = ["ConvPatchEmbed"]
 

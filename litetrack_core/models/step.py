@@ -36,11 +36,14 @@ class FrameStep:
         model: the network, already on its device and in eval mode.
         target: the target's state (``encode_target``).
         prompts: (1, 3, C) prompts; later updates go through ``set_prompts``.
-        dtype: autocast dtype (torch.float16 / torch.bfloat16) or None for fp32.
+        dtype: autocast dtype (torch.float16 / torch.bfloat16) or None for fp32: the caller's, which
+            a capture repeats with the cast cache off.
         cuda_graphs: capture and replay (needs a CUDA model).
 
-    With CUDA graphs, the tensors a call returns are overwritten by the next call: copy (or
-    clone) what must outlive it.
+    A call runs in its caller's no_grad and autocast (the tracker enters each once per frame,
+    around all of the frame's model work) and enters neither itself; only a capture, once per
+    keep ratio, enters its own. With CUDA graphs, the tensors a call returns are overwritten by
+    the next call: copy (or clone) what must outlive it.
     """
 
     def __init__(
@@ -67,12 +70,11 @@ class FrameStep:
         """New prompts (1, 3, C) for the following frames (a prompt update)."""
         self.prompts.copy_(prompts)
 
-    @torch.no_grad()
     def __call__(self, search: torch.Tensor, keep_ratio: float = 1.0) -> tuple[BackboneOutput, HeadOutput]:
-        """One frame: search crop (1, 3, Tx, Tx) on the model's device -> (backbone, head) outputs."""
+        """One frame: search crop (1, 3, Tx, Tx) on the model's device -> (backbone, head) outputs,
+        under the caller's no_grad and autocast."""
         if not self.cuda_graphs:
-            with self._autocast():
-                return self.model.forward_search(self.target, search, self.prompts, keep_ratio)
+            return self.model.forward_search(self.target, search, self.prompts, keep_ratio)
         if self._search is None:
             self._search = search.clone()
         else:
@@ -84,23 +86,24 @@ class FrameStep:
         return outputs
 
     def _run(self, keep_ratio: float) -> tuple[BackboneOutput, HeadOutput]:
-        with self._autocast():
-            return self.model.forward_search(self.target, self._search, self.prompts, keep_ratio)
+        return self.model.forward_search(self.target, self._search, self.prompts, keep_ratio)
 
     def _capture(self, keep_ratio: float) -> tuple[torch.cuda.CUDAGraph, tuple[BackboneOutput, HeadOutput]]:
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):
-            for _ in range(_WARMUP_CALLS):
-                self._run(keep_ratio)
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph, pool=self._pool):
-            outputs = self._run(keep_ratio)
+        with torch.no_grad(), self._capture_autocast():
+            with torch.cuda.stream(side):
+                for _ in range(_WARMUP_CALLS):
+                    self._run(keep_ratio)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph, pool=self._pool):
+                outputs = self._run(keep_ratio)
         return graph, outputs
 
-    def _autocast(self):
+    def _capture_autocast(self):
         if self.dtype is None:
             return nullcontext()
-        # The cast cache would hold tensors made outside the graph: off under capture.
-        return torch.autocast(self.target.template_tokens.device.type, dtype=self.dtype, cache_enabled=not self.cuda_graphs)
+        # The cast cache would hold tensors made outside the graph: off under capture, whatever the
+        # caller's autocast says.
+        return torch.autocast(self.target.template_tokens.device.type, dtype=self.dtype, cache_enabled=False)

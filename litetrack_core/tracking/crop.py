@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import torch
 
+from litetrack_core.models.configs import IMAGENET_MEAN, IMAGENET_STD
+
 __all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "Crop",
     "Letterbox",
     "box_in_crop",
@@ -26,9 +26,6 @@ __all__ = [
     "letterbox",
     "to_model_input",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,6 @@ class Tracker:
         """Forget the target."""
         self._target = None
 
-    @torch.no_grad()
     def set_target(self, frame: np.ndarray, text: str | None = None, box: Box | None = None) -> TrackResult:
         """Start tracking on ``frame`` (RGB uint8, H x W x 3).
 
@@ -209,7 +208,7 @@ class Tracker:
         NLBBOX. ``box`` is (x, y, w, h) in pixels and must overlap the frame. Raises ValueError
         for empty text, a bad box, a bad frame, or neither text nor box.
         """
-        with self._autocast():
+        with torch.no_grad(), self._autocast():
             return self._set_target(frame, text, box)
 
     def _set_target(self, frame: np.ndarray, text: str | None, box: Box | None) -> TrackResult:
@@ -242,14 +241,13 @@ class Tracker:
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
                            grounding=path, grounding_score=score)
 
-    @torch.no_grad()
     def track(self, frame: np.ndarray) -> TrackResult:
         """The target on the next frame (RGB uint8, H x W x 3). Call ``set_target`` first."""
         target = self._target
         if target is None:
             raise RuntimeError("no target: call set_target(frame, text=..., box=...) before track(frame)")
         frame = check_frame(frame)
-        with self._autocast():
+        with torch.no_grad(), self._autocast():
             return self._track(target, frame)
 
     def _track(self, target: _Target, frame: np.ndarray) -> TrackResult:
@@ -279,7 +277,6 @@ class Tracker:
         return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio,
                            path, g_score)
 
-    @torch.no_grad()
     def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
         """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels),
         leaving the tracker's state as it was (for analysis: agreement between settings, maps).
@@ -287,14 +284,14 @@ class Tracker:
         if self._target is None:
             raise RuntimeError("no target: call set_target first")
         _, search = self._search_input(check_frame(frame), check_box(box, frame.shape))
-        return self._target.step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
+        with torch.no_grad(), self._autocast():
+            return self._target.step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
 
-    @torch.no_grad()
     def ground_with_model(self, frame: np.ndarray, text: str):
         """The model's own grounding of ``text`` on an RGB uint8 frame, without touching the target:
         (box (x, y, w, h) pixels, score, region score function of a box). For analysis and for fitting
-        the proposal ranking (``grounding/fit.py``)."""
-        with self._autocast():
+        the proposal ranking (``training/ranking.py``)."""
+        with torch.no_grad(), self._autocast():
             tokens = self.tokenizer(text)
             return self._ground_model(check_frame(frame), self.model.encode_text(self._to_device(tokens)))
 
@@ -406,6 +403,9 @@ class Tracker:
     # ------------------------------------------------------------------ helpers
 
     def _autocast(self):
+        """The precision's autocast. Each public call enters it and no_grad once, around all of its
+        model work (the frame's step, prompt updates, re-grounding): ``FrameStep`` enters neither,
+        as a second entry per frame costs host time and changes nothing."""
         dtype = PRECISIONS[self.precision]
         return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
@@ -455,8 +455,8 @@ def load_tracker(
     the object detector's proposals when it is installed (``litetrack detector install``); without
     it, the model grounds alone and a warning says so once.
     """
-    from litetrack_core.models.factory import create_model
     from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
+    from litetrack_core.weights.pretrained import create_pretrained_model
 
     device = resolve_device(device)
     if not checkpoint and config in (None, DEFAULT_CONFIG) and DEFAULT_CHECKPOINT.is_file():
@@ -465,7 +465,7 @@ def load_tracker(
         model, report = load_model(checkpoint, config)
         log.info("%s", report)
     else:
-        model = create_model(config or DEFAULT_CONFIG, pretrained=True)
+        model = create_pretrained_model(config or DEFAULT_CONFIG)
         log.warning(
             "no checkpoint given: %s with pretrained backbones and an untrained head; boxes will be poor",
             model.cfg.name,

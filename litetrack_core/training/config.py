@@ -21,7 +21,7 @@ __all__ = ["DatasetSpec", "TrainConfig", "load_train_config"]
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """One dataset folder (any layout ``eval.datasets.load_dataset`` reads).
+    """One dataset folder (any layout ``data.load.load_dataset`` reads).
 
     names: only these sequences (None: all). exclude: leave these out (held-out sequences).
     split: the split folder where the layout has several (train / val / test).

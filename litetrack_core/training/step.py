@@ -1,7 +1,7 @@
 """One training step's forward, between the sampler's batch and the loop (pytracking's "actor").
 
 ``TrainStep`` owns the batch -> (loss, stats) contract: it takes a batch as ``TrackingPairs``
-yields it (collated by a DataLoader: the ``SAMPLE_KEYS`` of ``sampling.py``), moves it to the
+yields it (collated by a DataLoader: the ``SAMPLE_KEYS`` of ``samples.py``), moves it to the
 device, runs the model and ``losses.loss_terms``, and returns the loss to back-propagate and the
 stats as detached 0-d tensors on the device. Nothing is copied to the host here: the loop reads the
 stats only when it logs them.
@@ -25,7 +25,7 @@ from torch import nn
 
 from litetrack_core.models.text import TokenizedText
 from litetrack_core.training.losses import LossWeights, loss_terms
-from litetrack_core.training.sampling import SAMPLE_KEYS
+from litetrack_core.training.samples import SAMPLE_KEYS
 
 __all__ = ["NonFiniteLossError", "StepOutput", "TrainStep", "check_finite"]
 

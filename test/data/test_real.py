@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from .demo_mirror import FRAMES, REPO_NAME
+from litetrack_core.data.load import load_dataset
 from litetrack_core.data.manifest import load_manifest
 from litetrack_core.data.real import materialise
-from litetrack_core.eval.datasets import load_dataset
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from litetrack_core.eval.baselines import CsrtTracker
 from litetrack_core.cli import main
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.eval.runner import evaluate, run_sequence
 from litetrack_core.tracking.types import TrackState
 

@@ -9,11 +9,12 @@ import torch
 from litetrack_core.models import create_model
 from litetrack_core.models.freezing import apply_litetrack_freezing
 from litetrack_core.tracking.crop import to_model_input
+from litetrack_core.weights.pretrained import create_pretrained_model
 from litetrack_core.weights.pretrained_vision import efficientnet_lite0_state_dict
 
 
 def test_stem_is_lite0_to_stride_16_on_a_real_frame(clip):
-    model = create_model("litetrack-e192", pretrained=True)
+    model = create_pretrained_model("litetrack-e192")
     frame = cv2.imread(str(clip / "img" / "000001.jpg"))[:192, :192, ::-1].copy()  # the packaged clip, RGB
     reference = timm.create_model("tf_efficientnet_lite0")
     reference.load_state_dict(efficientnet_lite0_state_dict())

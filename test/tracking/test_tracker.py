@@ -181,3 +181,21 @@ def test_bf16_autocast_tracks(model, frames):
     assert all(math.isfinite(v) for v in result.box_xywh_px) and 0 <= result.score <= 1
     with pytest.raises(ValueError, match="precision 'int8'"):
         Tracker(model, precision="int8")
+
+
+def test_a_frame_enters_autocast_and_no_grad_once(model, frames, monkeypatch):
+    # Each entry costs host time on every frame: one of each around all of the frame's model work
+    # (the step, a prompt update and a re-grounding all happen on this frame).
+    config = TrackerConfig(lost_score=1.0, lost_after=1, reground_every=1, update_interval=1, update_score=0.0)
+    tracker = Tracker(model, config, precision="bf16")
+    tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
+    entered = {"autocast": 0, "no_grad": 0}
+    for name, kind in (("autocast", torch.autocast), ("no_grad", torch.no_grad)):
+        def counting(self, _enter=kind.__enter__, _name=name):
+            entered[_name] += 1
+            return _enter(self)
+
+        monkeypatch.setattr(kind, "__enter__", counting)
+    result = tracker.track(frames[1])
+    assert result.grounding == "model"  # words were looked for again on this frame
+    assert entered == {"autocast": 1, "no_grad": 1}

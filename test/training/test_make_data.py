@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 
 
 def test_training_set_from_local_files(tmp_path, clip):

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.training.pseudo.flow import _box_points, forward_backward_flow
 from litetrack_core.training.pseudo.frames import _gray
 from litetrack_core.training.pseudo.proposals import propose_boxes

@@ -14,19 +14,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.models.configs import get_config
 from litetrack_core.models.text import Tokenizer
 from litetrack_core.tracking.crop import letterbox, to_model_input
-from litetrack_core.training.sampling import (
-    SAMPLE_KEYS,
-    Augmentation,
-    Jitter,
-    PairSampler,
-    SequencePool,
-    TrackingPairs,
-    swap_directions,
-)
+from litetrack_core.training.augment import Augmentation, swap_directions
+from litetrack_core.training.crops import Jitter
+from litetrack_core.training.samples import SAMPLE_KEYS
+from litetrack_core.training.sampling import PairSampler, SequencePool, TrackingPairs
 
 CFG = get_config("litetrack-s168")  # 84 / 168 px crops, 6x6 / 12x12 cells
 BBOX_ONLY, NL_ONLY, NLBBOX_ONLY = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)

@@ -19,9 +19,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import tiny_config, tiny_model
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.training.losses import LossWeights, compute_losses
-from litetrack_core.training.sampling import SAMPLE_KEYS, TrackingPairs
+from litetrack_core.training.samples import SAMPLE_KEYS
+from litetrack_core.training.sampling import TrackingPairs
 from litetrack_core.training.step import NonFiniteLossError, StepOutput, TrainStep, check_finite
 
 TERMS = ("aux", "cont", "focal", "giou", "l1")

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.training.synthetic.backgrounds import Backgrounds
 from litetrack_core.training.synthetic.render import synthesize
 from litetrack_core.training.synthetic.shapes import CATEGORIES, COLOURS

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import tiny_config
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.weights.checkpoint import load_model
 
 TINY = {k: v for k, v in tiny_config(csa=True, asymmetric=True, prune_blocks=(1,)).to_dict().items()}

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from litetrack_core.eval.datasets import load_dataset
+from litetrack_core.data.load import load_dataset
 from litetrack_core.eval.metrics import iou
-from litetrack_core.models import create_model, get_config
+from litetrack_core.models import get_config
 from litetrack_core.models.configs import DEFAULT_CONFIG
 from litetrack_core.tracking.tracker import Tracker, load_tracker
 from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
+from litetrack_core.weights.pretrained import create_pretrained_model
 
 SHIPPING_LIMIT = 30 * 2**20  # bytes
 FRAMES = 30  # of the packaged clip: the jacket walks in, is covered by the walker in black (13-16), comes out
@@ -62,5 +63,5 @@ def test_the_trained_model_tracks_better_than_its_untrained_start(shipped, clip)
     sequences = load_dataset(clip)
     assert len(sequences) == 1
     trained = _mean_iou(shipped[0], sequences)
-    untrained = _mean_iou(create_model(DEFAULT_CONFIG, pretrained=True), sequences)
+    untrained = _mean_iou(create_pretrained_model(DEFAULT_CONFIG), sequences)
     assert trained > untrained + MARGIN, (trained, untrained)

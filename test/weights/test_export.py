@@ -9,9 +9,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from litetrack_core.models import create_model
 from litetrack_core.models.freezing import apply_litetrack_freezing
 from litetrack_core.weights.checkpoint import CheckpointError, export_checkpoint, load_model
+from litetrack_core.weights.pretrained import create_pretrained_model
 
 SHIPPING_LIMIT = 30 * 2**20  # bytes: the issue's ceiling for a committed checkpoint
 
@@ -19,7 +19,7 @@ SHIPPING_LIMIT = 30 * 2**20  # bytes: the issue's ceiling for a committed checkp
 @pytest.fixture(scope="module")
 def trained():
     """litetrack-s168 from its packages, its trainable part moved (standing in for training)."""
-    model = create_model("litetrack-s168", pretrained=True)
+    model = create_pretrained_model("litetrack-s168")
     apply_litetrack_freezing(model)
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():

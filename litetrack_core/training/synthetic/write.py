@@ -1,6 +1,6 @@
 """Writing synthetic sequences to disk: one (``render_sequence``) or a data set (``render_dataset``).
 
-Layout written (read by ``litetrack_core.eval.datasets.load_dataset``, "sequences" layout)::
+Layout written (read by ``litetrack_core.data.load.load_dataset``, "sequences" layout)::
 
     SEQ/img/000001.jpg ...   frames (JPEG, written with OpenCV)
     SEQ/groundtruth.txt      'x,y,w,h' per frame, pixels; 0,0,0,0 where the target is absent

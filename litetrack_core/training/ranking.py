@@ -1,4 +1,4 @@
-"""Fitting the proposal ranking (``grounder.py``) on the real corpus's grounding frames.
+"""Fitting the proposal ranking (``grounding/grounder.py``) on the real corpus's grounding frames.
 
 For every grounding frame of every corpus sequence whose first sentence names a detector class: the
 class's proposals, their features, and whether each is the target (IoU with the true box >= 0.5;
@@ -6,7 +6,8 @@ for a sentence naming a part, whether the proposal holds most of the true box). 
 regression (L2, Newton steps) learns the weights; the acceptance threshold is the one under which
 the most frames are grounded right when a proposal below it hands over to the model's own box. The
 part boxes are the median place of the true part box inside its person's proposal. The evaluation
-sequences are never read here.
+sequences are never read here. It sits above grounding, tracking and evaluation (it uses the three),
+as the rest of training does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from litetrack_core.eval.datasets import Sequence
+from litetrack_core.data.sequence import Sequence
 from litetrack_core.eval.metrics import iou
 from litetrack_core.grounding.grounder import RankingWeights, features, part_place
 from litetrack_core.grounding.vocabulary import COCO_CLASSES

@@ -90,7 +90,6 @@ class SentenceReader:
         positions = tuple(dict.fromkeys(w for i, w in enumerate(words) if w in POSITION_WORDS
                                         and not (i and words[i - 1] in _COLOUR_OF)))
         sizes = [SIZE_WORDS[w] for w in words if w in SIZE_WORDS]
-        part = next((w for w in words if w in PART_WORDS), None)
         content = [w for w in words if w and w not in _STOP and w not in _COLOUR_OF and w not in POSITION_WORDS
                    and w not in SIZE_WORDS and w not in PART_WORDS and not w.endswith("ing")]
         class_index, similarity, named = None, 0.0, None
@@ -104,6 +103,11 @@ class SentenceReader:
                     k += 1  # a compound: its last noun is its head
                 class_index, similarity, named = int(self._name_class[where[k]]), float(best[k]), content[k]
         size = 0.0 if not sizes else (1.0 if sum(sizes) > 0 else -1.0)
+        # A part is the target when its word heads the phrase, before the class it belongs to ("the
+        # head of the deer", "the navy helmet of the lineman"); after it, it describes the whole
+        # ("the rider in a black helmet").
+        first_class_word = words.index(named) if named in words else len(words)
+        part = next((w for w in words[:first_class_word] if w in PART_WORDS), None)
         return ParsedSentence(class_index, similarity, named, colours, positions, size, part)
 
 

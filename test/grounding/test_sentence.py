@@ -43,8 +43,10 @@ def test_colour_position_size_and_part_words(reader):
     parsed = reader("the small woman in a pink top on the left, her face turned")
     assert parsed.colours == ("pink",)
     assert parsed.positions == ("left",)  # "a pink top" is clothing, not the top of the frame
-    assert parsed.size == -1.0 and parsed.part == "face"
+    assert parsed.size == -1.0 and parsed.part is None  # "her face turned" describes the woman, the target
     assert reader("the face of the girl with dark hair").part == "face"
+    assert reader("the navy helmet of the crouched lineman in the middle").part == "helmet"
+    assert reader("the rider in a white shirt and black helmet on a chestnut horse").part is None
 
 
 def test_colour_share_reads_the_middle_of_the_box():

@@ -319,7 +319,9 @@ class TrackerNode(Node):
 
     def _process(self, msg: Image | CompressedImage, arrived_ns: int) -> None:
         taken_ns = self.get_clock().now().nanoseconds
-        served = self._requests.take(_ns(msg.header.stamp), {_ns(m.header.stamp): m for m in self._recent})
+        served = None
+        if len(self._requests):  # the recent frames are looked up only while a request waits (rarely)
+            served = self._requests.take(_ns(msg.header.stamp), {_ns(m.header.stamp): m for m in self._recent})
         request = None
         if served is not None:
             request, msg = served  # the frame the request names (this one, or a recent one)

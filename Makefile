@@ -18,7 +18,7 @@ train-default: setup
 	scripts/make_training_data.sh data/train
 	.venv/bin/litetrack train configs/train/litetrack-s168.yaml --out runs/litetrack-s168
 	.venv/bin/litetrack train configs/train/litetrack-s168-stage2.yaml --out runs/litetrack-s168-stage2
-	.venv/bin/litetrack export runs/litetrack-s168-stage2/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
+	.venv/bin/litetrack export weights runs/litetrack-s168-stage2/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
 
 # The default model's backbone candidates (DINOv2 ViT-S/14, EfficientNet-Lite0), same data and steps.
 compare-backbones: setup

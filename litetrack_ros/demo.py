@@ -1,8 +1,8 @@
 """``litetrack-ros-demo``: the product end to end on this machine, no robot needed.
 
 Starts ``tracker_node`` in its own process with the launch file's parameters, replays a real
-sequence as a camera topic (stamped at publication; the packaged clip at its own 10 Hz by default), sets the target by words on the first
-frame and by box half-way, and writes what a user would look at: an annotated video, the
+sequence as a camera topic (stamped at publication; the packaged clip played forth and back at 30
+Hz by default), sets the target by words on the first frame and by box half-way, and writes what a user would look at: an annotated video, the
 received detections (CSV) and a one-screen summary (frames, FPS, latency, drops, states).
 
 DDS stays on this machine: ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and a domain id of its own.
@@ -41,6 +41,7 @@ class Received:
     status: dict[int, tuple[int, float]] = field(default_factory=dict)  # state, step_ms
     diagnostics: dict[str, str] = field(default_factory=dict)  # the node's last diagnostics values
     lock: threading.Lock = field(default_factory=threading.Lock)
+    node_cpu: float = float("nan")  # the node's CPU time over the replay's wall time (1.0 = one core)
 
 
 def _isolate_dds() -> None:
@@ -52,9 +53,10 @@ def _isolate_dds() -> None:
     os.environ.setdefault("ROS_LOG_DIR", tempfile.mkdtemp(prefix="litetrack_ros_log_"))
 
 
-def _load(sequence: Path, size: tuple[int, int], limit: int) -> tuple[list[np.ndarray], np.ndarray, str]:
-    """Frames (RGB, resized to ``size``), ground truth scaled the same way, and the sentence."""
-    files = sorted((sequence / "img").glob("*.jpg"))[:limit]
+def _load(sequence: Path, size: tuple[int, int], count: int) -> tuple[list[np.ndarray], np.ndarray, str]:
+    """``count`` frames (RGB, resized to ``size``) and their ground truth scaled the same way, the
+    sequence played forth and back as often as needed (a camera that never jumps), and the sentence."""
+    files = sorted((sequence / "img").glob("*.jpg"))
     if not files:
         raise SystemExit(f"error: no frames in {sequence / 'img'}")
     frames, scale = [], None
@@ -64,7 +66,14 @@ def _load(sequence: Path, size: tuple[int, int], limit: int) -> tuple[list[np.nd
         frames.append(cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR))
     gt = np.loadtxt(sequence / "groundtruth.txt", delimiter=",")[: len(frames)] * scale
     sentence = (sequence / "language.txt").read_text().strip().splitlines()[0]
-    return frames, gt, sentence
+    order = _forth_and_back(len(frames), count)
+    return [frames[i] for i in order], gt[order], sentence
+
+
+def _forth_and_back(n: int, count: int) -> list[int]:
+    """0, 1, ..., n-1, n-2, ..., 0, 1, ... cut to ``count`` indices."""
+    cycle = list(range(n)) + list(range(n - 2, 0, -1)) if n > 1 else [0]
+    return [cycle[i % len(cycle)] for i in range(count)]
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -72,20 +81,26 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sequence", type=Path, default=PEDESTRIAN,
                    help="folder with img/, groundtruth.txt, language.txt (default: the packaged clip)")
     p.add_argument("--size", default="640x480", help="camera resolution WxH")
-    # The packaged clip was recorded at 10 Hz: replayed faster, its walkers would move faster than people do.
-    p.add_argument("--rate", type=float, default=10.0, help="camera rate, Hz (default: the packaged clip's own)")
-    p.add_argument("--frames", type=int, default=120, help="frames to replay")
+    p.add_argument("--rate", type=float, default=30.0, help="camera rate, Hz (default 30, a robot camera's)")
+    p.add_argument("--frames", type=int, default=300,
+                   help="frames to publish; the sequence is played forth and back to make them (default 300: 10 s at 30 Hz)")
     p.add_argument("--checkpoint", default="", help="model checkpoint (default: the packaged model)")
+    p.add_argument("--engine", default="auto", help="the node's engine (default auto: the fastest installed, timed at activation)")
+    # bf16 where OpenVINO computes it (CPUs with AVX512-BF16 or AMX; elsewhere it falls back to fp32):
+    # no loss of accuracy on the dev seven, and the step fits a 30 Hz camera on two cores (docs/engines.md).
+    p.add_argument("--precision", default="bf16", help="the node's precision (default bf16; fp32, int8: docs/engines.md)")
+    p.add_argument("--threads", type=int, default=0, help="the node's CPU threads for torch and the engine (0: every core)")
     p.add_argument("--out", type=Path, default=Path("results/demo"))
     return p.parse_args(argv)
 
 
-def _start_node(checkpoint: str, log: Path) -> subprocess.Popen:
+def _start_node(args: argparse.Namespace, log: Path) -> subprocess.Popen:
     """tracker_node in its own process, started as the launch file starts it, its output in ``log``."""
     from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros_args
 
     values = {name: default for name, (default, _) in LAUNCH_ARGUMENTS.items()}
-    values.update(image_topic=CAMERA_TOPIC, checkpoint=checkpoint, device="auto")
+    values.update(image_topic=CAMERA_TOPIC, checkpoint=args.checkpoint, device="auto", engine=args.engine,
+                  threads=str(args.threads), precision=args.precision)
     return subprocess.Popen([sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, DEFAULT_PARAMS_FILE)],
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
 
@@ -115,6 +130,15 @@ def _listen(me, got: Received) -> None:
     me.create_subscription(Detection2D, "/detection", on_detection, 100)
     me.create_subscription(TrackStatus, "/status", on_status, 100)
     me.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, 10)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far, all its threads (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _stamp_ns(msg) -> int:
@@ -164,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     node_log = args.out / "node.log"
     args.out.mkdir(parents=True, exist_ok=True)
-    node_proc = _start_node(args.checkpoint, node_log)
+    node_proc = _start_node(args, node_log)
     rclpy.init()
     me = rclpy.create_node("litetrack_demo_camera")
     got = Received()
@@ -180,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         while pub.get_subscription_count() == 0:  # discovery, so that frame 0 is not lost
             time.sleep(0.05)
+        cpu_start = _cpu_seconds(node_proc.pid), time.monotonic()
         stamps, answers = _replay(me, pub, client, frames, gt, sentence, args.rate)
+        got.node_cpu = (_cpu_seconds(node_proc.pid) - cpu_start[0]) / (time.monotonic() - cpu_start[1])
         time.sleep(1.0)
         for name, future in answers:
             result = future.result() if future.done() else None
@@ -224,7 +250,7 @@ def _report(out: Path, frames: list[np.ndarray], gt: np.ndarray, sentence: str, 
     from litetrack_core.tracking.video import VideoSink, draw_result
     from litetrack_ros.messages import STATE_CODES
 
-    lines, latency, overhead, states = ["stamp_ns,x,y,w,h,score,state"], [], [], {}
+    lines, latency, overhead, states = ["stamp_ns,x,y,w,h,score,state,step_ms,latency_ms"], [], [], {}
     overlap = {"words": [], "box": []}  # IoU with the named person's true box, by how the target was set
     with VideoSink(out / "demo.mp4", 30.0) as sink:
         for i, (stamp, frame) in enumerate(zip(stamps, frames)):
@@ -243,13 +269,15 @@ def _report(out: Path, frames: list[np.ndarray], gt: np.ndarray, sentence: str, 
                 overhead.append(e2e - step_ms)
             result = TrackResult(0, det[:4], det[4], track_state)
             sink.write(draw_result(frame, result))
-            lines.append(f"{stamp},{det[0]:.2f},{det[1]:.2f},{det[2]:.2f},{det[3]:.2f},{det[4]:.4f},{name}")
+            lines.append(f"{stamp},{det[0]:.2f},{det[1]:.2f},{det[2]:.2f},{det[3]:.2f},{det[4]:.4f},{name},{step_ms:.2f},{e2e:.2f}")
     (out / "detections.csv").write_text("\n".join(lines) + "\n")
     n, k = len(stamps), len(latency)
     pct = lambda v, q: float(np.percentile(v, q)) if v else float("nan")  # noqa: E731
     duration = (stamps[-1] - stamps[0]) / 1e9 if n > 1 else float("nan")
     summary = [
-        f"camera frames published   {n} at {frames[0].shape[1]}x{frames[0].shape[0]}",
+        f"camera frames published   {n} at {frames[0].shape[1]}x{frames[0].shape[0]}, {n / max(duration, 1e-9):.1f} per second",
+        "tracker                   engine {engine}, {threads} threads, {precision} on {device}".format_map(_Missing(got.diagnostics))
+        + f"; node CPU during the replay {got.node_cpu:.0%} of one core ({os.cpu_count()} cores)",
         f"detections received       {k} ({k / max(duration, 1e-9):.1f} per second); frames not processed {n - k}",
         f"latency image->detection  p50 {pct(latency, 50):.1f} ms, p95 {pct(latency, 95):.1f} ms",
         f"overhead beyond tracker   p50 {pct(overhead, 50):.2f} ms, p95 {pct(overhead, 95):.2f} ms (latency minus step_ms)",

@@ -98,8 +98,8 @@ def _memory(device: str) -> list[tuple[str, str]]:
 class NodeState:
     """What the node reports besides its counters.
 
-    name: the status name. dropped: frames dropped while busy (FrameSlot). device, precision: where
-    and how the model runs. state: the tracking state. latency_warn_ms: WARN above this latency p95 (0:
+    name: the status name. dropped: frames dropped while busy (FrameSlot). device, precision, engine,
+    threads: where and how the model runs (threads 0: every core). state: the tracking state. latency_warn_ms: WARN above this latency p95 (0:
     off). error: why the model is not loaded (None: it is). keep_ratio: the one the last frame was
     tracked with; latency_budget_ms: the per-frame step budget that chooses it (0: off). grounding:
     path and score of the last grounding by words (None: none yet). proposals: whether the object
@@ -110,6 +110,8 @@ class NodeState:
     dropped: int
     device: str
     precision: str
+    engine: str
+    threads: int
     state: TrackState
     latency_warn_ms: float
     error: str | None
@@ -142,6 +144,8 @@ def diagnostics(stamp: object, stats: NodeStats, node: NodeState) -> DiagnosticA
         *((f"dropped_{reason}", str(count)) for reason, count in stats.dropped.items() if reason != "bad_image"),
         ("device", device),
         ("precision", node.precision),
+        ("engine", node.engine),
+        ("threads", str(node.threads) if node.threads else "all"),
         ("keep_ratio", f"{node.keep_ratio:g}"),
         ("latency_budget_ms", f"{node.latency_budget_ms:g}"),
         ("grounding_with", "proposals, else model" if node.proposals else "model (object detector not installed)"),

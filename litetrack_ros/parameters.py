@@ -5,7 +5,9 @@ from __future__ import annotations
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.qos import ReliabilityPolicy
 
-__all__ = ["DEVICES", "LIVE", "PARAMETERS", "RELIABILITY", "TRACKER_CONFIG", "allowed"]
+from litetrack_core.engines.engine import ENGINES
+
+__all__ = ["DEVICES", "ENGINES", "LIVE", "PARAMETERS", "RELIABILITY", "TRACKER_CONFIG", "allowed"]
 
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
@@ -31,7 +33,13 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
     "config": ("", "model config name; empty: the checkpoint's, or the default CPU model", {"read_only": True}),
     "checkpoint": ("", "model checkpoint (.safetensors / UVLTrack .pth.tar); empty: the packaged default model", {"read_only": True}),
     "device": ("auto", "auto (CUDA when available), cuda or cpu", {"read_only": True}),
-    "precision": ("fp32", "fp32, or fp16 / bf16 autocast", {"read_only": True}),
+    "precision": ("fp32", "fp32, or fp16 / bf16 (torch autocast; OpenVINO bf16, TensorRT fp16), or int8 "
+                          "(onnxruntime, quantised graphs in onnx_dir)", {"read_only": True}),
+    "engine": ("auto", "per-frame model call: auto (the fastest installed here, measured at activation), torch, "
+                       "onnxruntime, openvino or tensorrt", {"read_only": True}),
+    "threads": (0, "CPU threads of torch and the engine (0: every core)", {"read_only": True, "integer_range": _int_range(0, 1024)}),
+    "onnx_dir": ("", "graphs written by `litetrack export onnx` for the ONNX engines; empty: exported at activation",
+                 {"read_only": True}),
     "lost_score": (0.2, "a frame whose score is below this is weak", {"floating_point_range": _float_range(0.0, 1.0)}),
     "lost_after": (10, "weak frames in a row before the state is LOST (0: never)", {"integer_range": _int_range(0, 1000)}),
     "regrounding": (True, "look for a target named in words on the whole frame while LOST", {}),

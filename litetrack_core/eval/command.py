@@ -2,7 +2,7 @@
 
     litetrack eval [DATASET_DIR] --mode bbox|nl|nlbbox [--sequences NAME ...] [--out DIR]
                    [--baseline csrt] [--no-litetrack] [--checkpoint FILE] [--config NAME]
-                   [--device auto|cpu|cuda]
+                   [--device auto|cpu|cuda] [--engine torch|onnxruntime|openvino|... --precision P --threads N]
 
 Without DATASET_DIR, the packaged clips (``litetrack_core.clips``) are evaluated. The dataset
 layout is detected (``litetrack_core.data.load``); results, summary.json,
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from litetrack_core.clips import CLIPS
+from litetrack_core.engines.arguments import add_engine_arguments
 from litetrack_core.eval.runner import MODES, evaluate, format_table
 from litetrack_core.tracking.types import FrameTracker
 
@@ -41,6 +42,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--checkpoint", help="LiteTrack checkpoint (default: the packaged default model)")
     p.add_argument("--config", help="LiteTrack model config name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    add_engine_arguments(p, default="torch")
     p.add_argument("--keep-ratio", type=float, default=1.0, help="search tokens kept per pruning block (1.0: none pruned)")
     p.add_argument("--grounding", default="proposals", choices=["proposals", "model"],
                    help="words -> box: the object detector's proposals ranked by the sentence (the model when they "
@@ -52,14 +54,17 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
 def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]]:
     factories: dict[str, Callable[[], FrameTracker]] = {}
     if not args.no_litetrack:
-        from litetrack_core.tracking.tracker import Tracker, TrackerConfig, load_tracker
+        from litetrack_core.tracking.load import load_tracker
+        from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
         loaded = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(keep_ratio=args.keep_ratio),
-                              proposals=args.grounding == "proposals")
+                              precision=args.precision, proposals=args.grounding == "proposals", engine=args.engine,
+                              threads=args.threads, graph_dir=args.onnx_dir)
+        log.info("engine %s, precision %s", loaded.engine.name, loaded.precision)
         # A fresh tracker per sequence, as the protocol requires (no state carries across videos);
-        # the weights (and the stateless proposal grounder) are loaded once and shared.
+        # the weights, the engine's compiled graphs and the stateless proposal grounder are shared.
         factories["litetrack"] = lambda: Tracker(loaded.model, loaded.config, loaded.device, loaded.precision,
-                                                 grounder=loaded.grounder)
+                                                 grounder=loaded.grounder, engine=loaded.engine)
     if "csrt" in args.baseline:
         from litetrack_core.eval.baselines import CsrtTracker
 

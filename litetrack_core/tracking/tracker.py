@@ -21,16 +21,18 @@ import logging
 import math
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 
-from litetrack_core.models.configs import DEFAULT_CONFIG
+from litetrack_core.engines.engine import GraphEngine, GraphStep, TorchEngine, create_engine
+from litetrack_core.engines.runtimes import EngineError
 from litetrack_core.models.head import HeadOutput
 from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, LiteTrack, TargetState, TextFeatures
-from litetrack_core.models.step import FrameStep, prepare_for_inference
+from litetrack_core.models.step import prepare_for_inference
 from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
 from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, letterbox, to_model_input
@@ -38,14 +40,16 @@ from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
 if TYPE_CHECKING:
     from litetrack_core.grounding.grounder import ProposalGrounder
+    from litetrack_core.models.step import FrameStep
 
-__all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame", "load_tracker", "resolve_device"]
+__all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame"]
 
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
-Precision = Literal["fp32", "fp16", "bf16"]
-PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+Precision = Literal["fp32", "fp16", "bf16", "int8"]
+# Autocast dtype of the torch work per precision; int8 is an engine's quantised graph (torch in fp32).
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": None}
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,7 @@ class _Target:
     text: str | None
     state: TargetState  # the model's cached target (text features, template; all blocks if asymmetric)
     template_mask: torch.Tensor
-    step: FrameStep  # the per-frame model call, holding the prompts
+    step: FrameStep | GraphStep  # the per-frame model call (the engine's), holding the prompts
     box: np.ndarray  # (x, y, w, h) float64, pixels, the state the next search is centred on
     frame_index: int = 0
     weak_frames: int = 0
@@ -152,9 +156,16 @@ class Tracker:
         model: a LiteTrack model (it is put in eval mode and moved to ``device``).
         config: loop behaviour.
         device: torch device for the model.
-        precision: "fp32", or "fp16" / "bf16" autocast for the model calls.
+        precision: "fp32", or "fp16" / "bf16" autocast for the model calls (the engine's own reduced
+            precision for ONNX engines), or "int8" (onnxruntime, with quantised graphs from ``graph_dir``).
         cuda_graphs: replay the per-frame step from CUDA graphs (CUDA only; see ``models/step.py``).
         grounder: grounds words through object proposals (None: the model's grounding alone).
+        engine: what runs the per-frame model call: "torch", "onnxruntime", "openvino", "tensorrt",
+            or "auto" (the fastest installed here, by measurement); see ``engines/engine.py``. Or
+            another tracker's ``engine`` (same model): its compiled graphs are shared.
+        threads: CPU threads for torch and the engine (0: their defaults, every core).
+        graph_dir: exported graphs (``litetrack export onnx``) for the ONNX engines; None: exported
+            in-process from ``model``.
     """
 
     def __init__(
@@ -165,9 +176,14 @@ class Tracker:
         precision: Precision = "fp32",
         cuda_graphs: bool = False,
         grounder: ProposalGrounder | None = None,
+        engine: str | TorchEngine | GraphEngine = "torch",
+        threads: int = 0,
+        graph_dir: str | Path | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r} is not one of {sorted(PRECISIONS)}")
+        if threads < 0:
+            raise ValueError(f"threads={threads} must be >= 0 (0: every core)")
         self.device = torch.device(device)
         if cuda_graphs and self.device.type != "cuda":
             raise ValueError(f"cuda_graphs needs a CUDA device, got {self.device}")
@@ -176,6 +192,12 @@ class Tracker:
         self.precision = precision
         self.cuda_graphs = cuda_graphs
         self.grounder = grounder
+        if threads:
+            torch.set_num_threads(threads)  # process-wide: torch has no per-model thread count
+        try:
+            self.engine = create_engine(engine, self.model, self.device, precision, cuda_graphs, threads, graph_dir)
+        except EngineError as err:
+            raise ValueError(str(err)) from None
         self.tokenizer = Tokenizer(model.cfg.max_text_tokens)
         grid = model.cfg.search_grid
         self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
@@ -187,6 +209,7 @@ class Tracker:
                 raise ValueError(f"latency_budget_ms needs a model with pruning blocks; {model.cfg.name} has none")
             ratios = sorted({*KEEP_RATIOS, self.keep_ratio}, reverse=True)
             self._budget = KeepRatioController(self.config.latency_budget_ms, ratios, start=self.keep_ratio)
+        self._prepare(self.keep_ratio if model.cfg.prune_blocks else 1.0)
 
     @property
     def has_target(self) -> bool:
@@ -196,6 +219,14 @@ class Tracker:
     def target_text(self) -> str | None:
         """The words the current target was named with (None for a box-only target or none)."""
         return self._target.text if self._target is not None else None
+
+    @property
+    def model_target(self) -> tuple[TargetState, torch.Tensor] | None:
+        """The model's cached target and the prompts (1, 3, C) of the coming frames, or None: what an
+        engine's search step takes besides the crop (for exporting and calibrating engines)."""
+        if self._target is None:
+            return None
+        return self._target.state, self._target.step.prompts
 
     def reset(self) -> None:
         """Forget the target."""
@@ -235,7 +266,7 @@ class Tracker:
         context_in = to_model_input(context.image).to(self.device)
         feats = self.model.forward_backbone(state, context_in, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
-        step = FrameStep(self.model, state, prompts, PRECISIONS[self.precision], self.cuda_graphs)
+        step = self.engine.frame_step(state, prompts)
         self._target = _Target(text, state, template_mask, step, np.array(box, dtype=np.float64))
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
@@ -251,10 +282,11 @@ class Tracker:
             return self._track(target, frame)
 
     def _track(self, target: _Target, frame: np.ndarray) -> TrackResult:
+        keep_ratio = self.keep_ratio if self.model.cfg.prune_blocks else 1.0  # what really runs
+        self._prepare(keep_ratio)
         t0 = time.perf_counter()
         crop, search = self._search_input(frame, tuple(target.box))
         t1 = time.perf_counter()
-        keep_ratio = self.keep_ratio if self.model.cfg.prune_blocks else 1.0  # what really runs
         feats, head = target.step(search, keep_ratio)
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
@@ -402,6 +434,16 @@ class Tracker:
 
     # ------------------------------------------------------------------ helpers
 
+    def _prepare(self, keep_ratio: float) -> None:
+        """Make the engine's graph for ``keep_ratio`` before it is timed: made inside a frame's step
+        (about a second), it would read as that ratio's cost to a latency budget. The starting
+        ratio's is made with the tracker; a budget's other ratios when it first picks them."""
+        if isinstance(self.engine, GraphEngine):
+            try:
+                self.engine.runner(keep_ratio)
+            except EngineError as err:  # a graph folder without this keep ratio, or from another model
+                raise ValueError(str(err)) from None
+
     def _autocast(self):
         """The precision's autocast. Each public call enters it and no_grad once, around all of its
         model work (the frame's step, prompt updates, re-grounding): ``FrameStep`` enters neither,
@@ -428,65 +470,3 @@ class Tracker:
         x1, y1 = min(max(box[0], 0.0), fw - 1.0), min(max(box[1], 0.0), fh - 1.0)
         x2, y2 = min(max(box[0] + box[2], x1 + 1.0), float(fw)), min(max(box[1] + box[3], y1 + 1.0), float(fh))
         return (x1, y1, x2 - x1, y2 - y1)
-
-
-def resolve_device(name: str) -> str:
-    """"auto" -> "cuda" when available, else "cpu"; "cuda" without CUDA -> ValueError."""
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but CUDA is not available")
-    return name
-
-
-def load_tracker(
-    checkpoint: str | None = None,
-    config: str | None = None,
-    device: str = "auto",
-    tracker_config: TrackerConfig | None = None,
-    precision: Precision = "fp32",
-    cuda_graphs: bool = False,
-    proposals: bool = True,
-) -> Tracker:
-    """A tracker from a checkpoint; without one, the packaged default model (``DEFAULT_CONFIG``,
-    trained by the project), or for another config its packaged initialisation (untrained head).
-
-    ``device``: "auto" (CUDA when available), "cpu" or "cuda". ``proposals``: ground words through
-    the object detector's proposals when it is installed (``litetrack detector install``); without
-    it, the model grounds alone and a warning says so once.
-    """
-    from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
-    from litetrack_core.weights.pretrained import create_pretrained_model
-
-    device = resolve_device(device)
-    if not checkpoint and config in (None, DEFAULT_CONFIG) and DEFAULT_CHECKPOINT.is_file():
-        checkpoint = str(DEFAULT_CHECKPOINT)
-    if checkpoint:
-        model, report = load_model(checkpoint, config)
-        log.info("%s", report)
-    else:
-        model = create_pretrained_model(config or DEFAULT_CONFIG)
-        log.warning(
-            "no checkpoint given: %s with pretrained backbones and an untrained head; boxes will be poor",
-            model.cfg.name,
-        )
-    return Tracker(model, tracker_config, device, precision, cuda_graphs, _proposal_grounder() if proposals else None)
-
-
-_warned_no_detector = False
-
-
-def _proposal_grounder() -> ProposalGrounder | None:
-    """The proposal grounder, or None (with one warning per process) when the detector is missing."""
-    global _warned_no_detector
-    from litetrack_core.grounding.grounder import ProposalGrounder
-    from litetrack_core.grounding.install import DetectorError, detector_files
-
-    try:
-        detector_files()  # checked now; the detector itself loads at the first grounding
-    except DetectorError as err:
-        if not _warned_no_detector:
-            log.warning("grounding by words uses the model alone: %s", err)
-            _warned_no_detector = True
-        return None
-    return ProposalGrounder()

@@ -10,8 +10,8 @@ import pytest
 
 from litetrack_core.eval.metrics import iou
 from litetrack_core.grounding.grounder import RankingWeights, part_box, part_place
-from litetrack_core.tracking import tracker as tracker_module
-from litetrack_core.tracking.tracker import load_tracker
+from litetrack_core.tracking import load as load_module
+from litetrack_core.tracking.load import load_tracker
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_no_class_named_falls_back_to_the_model(tracker, clip):
 
 def test_without_the_detector_the_model_grounds_and_says_so_once(clip, monkeypatch, tmp_path, caplog):
     monkeypatch.setenv("LITETRACK_DETECTOR_DIR", str(tmp_path))  # an empty folder: nothing installed
-    monkeypatch.setattr(tracker_module, "_warned_no_detector", False)
+    monkeypatch.setattr(load_module, "_warned_no_detector", False)
     with caplog.at_level(logging.WARNING):
         first = load_tracker(device="cpu")
         second = load_tracker(device="cpu")

@@ -21,7 +21,7 @@ import torch
 
 from conftest import tiny_config
 from litetrack_core.models import create_model
-from litetrack_core.tracking.tracker import load_tracker
+from litetrack_core.tracking.load import load_tracker
 from litetrack_core.weights.checkpoint import save_checkpoint
 from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros_args
 
@@ -217,7 +217,9 @@ def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mo
     else:
         assert values["last_grounding"] == "none"
     assert values["device"] == "cpu" and values["precision"] == "fp32"
-    assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 0.0  # config/tracker.yaml
+    # config/tracker.yaml: engine auto, timed at activation among what setup installs; every core
+    assert values["engine"] in ("torch", "onnxruntime", "openvino") and values["threads"] == "all"
+    assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 0.0
 
 
 def test_bad_input_never_stops_the_node(graph, node_proc, sequence):
@@ -319,6 +321,7 @@ def test_bad_parameters_are_refused_at_start(checkpoint):
         "parameter device='tpu' is not one of ['auto', 'cpu', 'cuda']": dict(device="tpu"),
         "parameter keep_ratio=0.0 must be in (0, 1]": dict(keep_ratio="0.0"),
         "parameter keep_ratio refused (must be in (0, 1]): Invalid parameter value (1.5)": dict(keep_ratio="1.5"),
+        "parameter engine='tflite' is not one of ['auto', 'torch', 'onnxruntime', 'openvino', 'tensorrt']": dict(engine="tflite"),
     }
     procs = {message: start_node(checkpoint, **args) for message, args in expected.items()}  # at once: seconds each
     for message, proc in procs.items():
@@ -526,6 +529,15 @@ def test_a_generous_budget_keeps_every_token(pruning_checkpoint, sequence, ros_n
         values = _diagnostics_after(g, 1 + BUDGET_FRAMES)
     assert ratios == [1.0] * BUDGET_FRAMES
     assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 10000.0
+
+
+def test_an_engine_that_cannot_run_here_leaves_the_node_up_saying_why(checkpoint, ros_node, spin_until):
+    with running_node(checkpoint, ros_node, spin_until, "probe_tensorrt", engine="tensorrt") as g:
+        assert spin_until(lambda: any(d.status[0].level == d.status[0].ERROR for d in g.diagnostics), 5.0)
+        message = next(d.status[0].message for d in g.diagnostics if d.status[0].level == d.status[0].ERROR)
+        assert "engine tensorrt runs on cuda, the tracker's device is cpu" in message, message
+        answer = g.call(g.request(text="a person"))
+        assert not answer.success and "engine tensorrt" in answer.message, answer.message
 
 
 def test_a_budget_needs_a_model_with_pruning_blocks(checkpoint, ros_node, spin_until):

@@ -179,8 +179,8 @@ def test_bf16_autocast_tracks(model, frames):
     tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
     result = tracker.track(frames[1])
     assert all(math.isfinite(v) for v in result.box_xywh_px) and 0 <= result.score <= 1
-    with pytest.raises(ValueError, match="precision 'int8'"):
-        Tracker(model, precision="int8")
+    with pytest.raises(ValueError, match="precision 'int4'"):
+        Tracker(model, precision="int4")
 
 
 def test_a_frame_enters_autocast_and_no_grad_once(model, frames, monkeypatch):

@@ -11,7 +11,8 @@ from litetrack_core.data.load import load_dataset
 from litetrack_core.eval.metrics import iou
 from litetrack_core.models import get_config
 from litetrack_core.models.configs import DEFAULT_CONFIG
-from litetrack_core.tracking.tracker import Tracker, load_tracker
+from litetrack_core.tracking.load import load_tracker
+from litetrack_core.tracking.tracker import Tracker
 from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT, load_model
 from litetrack_core.weights.pretrained import create_pretrained_model
 

@@ -1,0 +1,21 @@
+"""The command line's engine options, shared by ``track``, ``eval`` and ``export``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from litetrack_core.engines.engine import ENGINES
+
+__all__ = ["add_engine_arguments"]
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--engine``, ``--precision``, ``--threads``, ``--onnx-dir``: how the per-frame step runs."""
+    parser.add_argument("--engine", default=default, choices=ENGINES,
+                        help=f"per-frame model call (default {default}; auto: the fastest installed here, measured)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16", "int8"],
+                        help="fp32, or fp16 / bf16 (torch autocast; OpenVINO bf16, TensorRT fp16), or int8 "
+                             "(onnxruntime, graphs from `litetrack export onnx --int8` in --onnx-dir)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads of torch and the engine (0: every core)")
+    parser.add_argument("--onnx-dir", type=Path, help="graphs written by `litetrack export onnx` (default: exported at start)")

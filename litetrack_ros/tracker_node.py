@@ -236,6 +236,7 @@ class TrackerNode(Node):
                 threads=self._p("threads"),
                 graph_dir=self._p("onnx_dir") or None,
             )
+            self.tracker.warm_up()  # the first request by words must not wait for the detector to load
             self.load_error = None
             self.last_keep_ratio = None
             cfg, keep, budget = self.tracker.model.cfg, self._p("keep_ratio"), self._p("latency_budget_ms")

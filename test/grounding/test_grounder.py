@@ -87,3 +87,10 @@ def test_part_boxes_scale_with_the_person():
 def test_the_packaged_ranking_is_fitted():
     weights = RankingWeights.load()
     assert any(w != 0 for w in weights.weights) and "face" in weights.parts
+
+
+def test_warm_up_loads_the_detector_and_leaves_no_target():
+    tracker = load_tracker(device="cpu")
+    assert tracker.grounder is not None and tracker.grounder._detector is None  # loaded on first use
+    tracker.warm_up()
+    assert tracker.grounder._detector is not None and not tracker.has_target

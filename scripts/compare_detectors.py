@@ -50,10 +50,8 @@ import hashlib
 import json
 import math
 import os
-import platform
 import re
 import statistics
-import subprocess
 import sys
 import tarfile
 import time
@@ -75,6 +73,7 @@ from litetrack_core.grounding.detector import Detector, Proposal  # noqa: E402
 from litetrack_core.grounding.install import FILES, detector_files  # noqa: E402
 from litetrack_core.grounding.sentence import SentenceReader  # noqa: E402
 from litetrack_core.grounding.vocabulary import CLASS_SYNONYMS, COCO_CLASSES  # noqa: E402
+from litetrack_core.profiling import cpu_model  # noqa: E402
 
 OBJECTRON_VERSION = "0.4.1675468480"
 SSD_MEMBER = "object_detection_ssd_mobilenetv2_oidv4_fp16.tflite"
@@ -307,14 +306,6 @@ def sketch(path: Path, frame: np.ndarray, truth, tallies: list[Tally]) -> None:
     cv2.imwrite(str(path), image)
 
 
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        return next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        return platform.processor() or "unknown CPU"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO / "data/train/real")
@@ -349,7 +340,7 @@ def main() -> int:
 
     n_seq = len(sequences)
     print(f"{args.corpus}: {n_seq} sequences, {tallies[0].whole + tallies[0].part_frames} grounding frames "
-          f"({tallies[0].whole} of a whole object, {tallies[0].part_frames} of a part); CPU {cpu_name()}, "
+          f"({tallies[0].whole} of a whole object, {tallies[0].part_frames} of a part); CPU {cpu_model()}, "
           f"{args.threads} threads; load average {load_before:.1f} before, {load_after:.1f} after")
     header = "| | " + " | ".join(t.name for t in tallies) + " |"
     print(header + "\n|---|" + "---|" * len(tallies))

@@ -68,19 +68,20 @@ class GraphEngine:
         precision: "fp32", or the runtime's reduced precision ("bf16" on OpenVINO, "fp16" on TensorRT).
         threads: the runtime's thread count (0: its default, every core).
         graph_dir: a folder written by ``litetrack export onnx``; None: export in-process.
+        exported: a cache of search graphs exported from ``model``, by keep ratio, shared by engines
+            timed side by side (``choose_engine``); None: none kept.
     """
 
     def __init__(self, model: LiteTrack, runtime: Runtime, precision: str = "fp32", threads: int = 0,
-                 graph_dir: str | Path | None = None) -> None:
-        runtime.check()
-        if precision not in runtime.precisions:
-            raise EngineError(f"engine {runtime.name} runs {', '.join(runtime.precisions)}, not {precision}")
+                 graph_dir: str | Path | None = None, exported: dict[float, onnx.ModelProto] | None = None) -> None:
+        runtime.check(precision)
         self.model, self.runtime, self.precision, self.threads = model, runtime, precision, threads
         self.graph_dir = Path(graph_dir) if graph_dir else None
         if self.graph_dir is not None and not self.graph_dir.is_dir():
             raise EngineError(f"graph folder {self.graph_dir} does not exist (write it with `litetrack export onnx`)")
         self.name = runtime.name
         self._runners: dict[float, tuple[Runner, list[str]]] = {}
+        self._exported = exported
         self._digest: str | None = None
 
     def runner(self, keep_ratio: float) -> tuple[Runner, list[str]]:
@@ -88,7 +89,7 @@ class GraphEngine:
         if keep_ratio not in self._runners:
             start = time.perf_counter()
             graph = self._graph(keep_ratio)
-            self._runners[keep_ratio] = self.runtime.load(graph.SerializeToString(), self.threads, self.precision)
+            self._runners[keep_ratio] = self.runtime.load(graph, self.threads, self.precision)
             log.info("%s search graph at keep %.2f ready in %.1f s", self.name, keep_ratio, time.perf_counter() - start)
         return self._runners[keep_ratio]
 
@@ -98,7 +99,11 @@ class GraphEngine:
             if int8:
                 raise EngineError(f"int8 needs a search graph quantised on calibration frames: {_INT8_EXPORT}, then "
                                   "give that folder (--onnx-dir, the node's onnx_dir)")
-            return export_search_graph(self.model, keep_ratio)
+            if self._exported is None:
+                return export_search_graph(self.model, keep_ratio)
+            if keep_ratio not in self._exported:
+                self._exported[keep_ratio] = export_search_graph(self.model, keep_ratio)
+            return self._exported[keep_ratio]
         path = self.graph_dir / search_graph_file(keep_ratio, int8)
         if not path.is_file():
             how = _INT8_EXPORT if int8 else "litetrack export onnx DIR"
@@ -175,14 +180,18 @@ def choose_engine(model: LiteTrack, device: torch.device, precision: str = "fp32
     """(fastest engine, {engine name: median step ms}): torch and every installed runtime for the
     device and precision, each timed on the model's per-frame step (keep ratio 1.0)."""
     engines = [TorchEngine(model, precision, cuda_graphs)] if precision in _DTYPES else []
+    exported: dict[float, onnx.ModelProto] = {}  # one export, compiled by every runtime
     for runtime in RUNTIMES.values():
         if runtime.device == device.type and precision in runtime.precisions and not cuda_graphs and runtime.available():
-            engines.append(GraphEngine(model, runtime, precision, threads, graph_dir))
+            engines.append(GraphEngine(model, runtime, precision, threads, graph_dir, exported))
     if not engines:
         raise EngineError(f"no engine installed here runs {precision} on {device.type}")
     if len(engines) == 1:
         return engines[0], {}
     times = {engine.name: _time_step(engine, model, device, precision) for engine in engines}
+    for engine in engines:
+        if isinstance(engine, GraphEngine):
+            engine._exported = None  # compiled now: the graphs themselves are not kept
     best = min(engines, key=lambda e: times[e.name])
     log.info("engine auto: %s (median step ms: %s)", best.name, ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
     return best, times

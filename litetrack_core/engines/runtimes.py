@@ -44,16 +44,16 @@ class Runtime:
             return False
         return True
 
-    def load(self, graph: bytes, threads: int, precision: str) -> tuple[Runner, list[str]]:
-        """(run function, the graph's input names) for a serialised ONNX graph. ``threads`` 0:
-        the runtime's default (all cores)."""
-        self.check()
-        if precision not in self.precisions:
-            raise EngineError(f"engine {self.name} runs {', '.join(self.precisions)}, not {precision}")
-        return _LOADERS[self.name](graph, threads, precision)
+    def load(self, graph: onnx.ModelProto, threads: int, precision: str) -> tuple[Runner, list[str]]:
+        """(run function, the input names it is fed by) for an ONNX graph. ``threads`` 0: the
+        runtime's default (all cores)."""
+        self.check(precision)
+        inputs = [value.name for value in graph.graph.input]
+        return _LOADERS[self.name](graph.SerializeToString(), inputs, threads, precision)
 
-    def check(self) -> None:
-        """Raise ``EngineError`` naming what to install when this runtime cannot run here."""
+    def check(self, precision: str | None = None) -> None:
+        """Raise ``EngineError`` when this runtime cannot run here (naming what to install), or
+        does not run ``precision``."""
         try:
             module = importlib.import_module(self.module)
         except ImportError:
@@ -63,9 +63,12 @@ class Runtime:
                 f"engine tensorrt needs ONNX Runtime built with TensorRT and a CUDA GPU "
                 f"(pip install {self.install}); this onnxruntime offers {module.get_available_providers()}"
             )
+        if precision is not None and precision not in self.precisions:
+            raise EngineError(f"engine {self.name} runs {', '.join(self.precisions)}, not {precision}")
 
 
-def _onnxruntime(graph: bytes, threads: int, precision: str, providers: list | None = None) -> tuple[Runner, list[str]]:
+def _onnxruntime(graph: bytes, inputs: list[str], threads: int, precision: str,
+                 providers: list | None = None) -> tuple[Runner, list[str]]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -76,15 +79,15 @@ def _onnxruntime(graph: bytes, threads: int, precision: str, providers: list | N
     # that the camera driver and the node's other callbacks need between frames.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(graph, options, providers=providers or ["CPUExecutionProvider"])
-    return (lambda feed: session.run(None, feed)), [i.name for i in session.get_inputs()]
+    return (lambda feed: session.run(None, feed)), inputs
 
 
-def _tensorrt(graph: bytes, threads: int, precision: str) -> tuple[Runner, list[str]]:
+def _tensorrt(graph: bytes, inputs: list[str], threads: int, precision: str) -> tuple[Runner, list[str]]:
     trt = {"trt_fp16_enable": precision == "fp16", "trt_engine_cache_enable": False}
-    return _onnxruntime(graph, threads, precision, [("TensorrtExecutionProvider", trt), "CUDAExecutionProvider"])
+    return _onnxruntime(graph, inputs, threads, precision, [("TensorrtExecutionProvider", trt), "CUDAExecutionProvider"])
 
 
-def _openvino(graph: bytes, threads: int, precision: str) -> tuple[Runner, list[str]]:
+def _openvino(graph: bytes, inputs: list[str], threads: int, precision: str) -> tuple[Runner, list[str]]:
     import openvino as ov
 
     core = ov.Core()
@@ -108,8 +111,7 @@ def _openvino(graph: bytes, threads: int, precision: str) -> tuple[Runner, list[
         return [np.array(request.get_output_tensor(i).data) for i in range(count)]
 
     # An input may carry several names (OpenVINO adds internal ones): the graph's own is the one fed.
-    declared = {value.name for value in onnx.load_from_string(graph).graph.input}
-    return run, [next(iter(sorted(set(i.get_names()) & declared))) for i in compiled.inputs]
+    return run, [next(iter(sorted(set(i.get_names()) & set(inputs)))) for i in compiled.inputs]
 
 
 _LOADERS = {"onnxruntime": _onnxruntime, "openvino": _openvino, "tensorrt": _tensorrt}

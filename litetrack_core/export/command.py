@@ -55,6 +55,8 @@ def _cmd_export_weights(args: argparse.Namespace) -> int:
 
 
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    import onnx
+
     from litetrack_core.data.load import load_dataset
     from litetrack_core.engines import RUNTIMES, EngineError
     from litetrack_core.engines.graphs import TARGET_GRAPH_FILE, save_graphs
@@ -70,7 +72,7 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
         model = load_tracker(args.checkpoint, args.config, "cpu", proposals=False).model
         quantise = _int8_quantiser(args, model) if args.int8 else None
         paths = save_graphs(model, args.out, args.keep, quantise)
-        target_diff = compare_target_graph(model, (args.out / TARGET_GRAPH_FILE).read_bytes(), sequence)
+        target_diff = compare_target_graph(model, onnx.load(str(args.out / TARGET_GRAPH_FILE)), sequence)
     except (ValueError, FileNotFoundError, OSError, CheckpointError, EngineError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ best cell in frame pixels, and the share of frames whose best cell is the same.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import torch
 
 from litetrack_core.data.sequence import Sequence
@@ -59,7 +60,7 @@ def _merged(head) -> np.ndarray:
         return (head.score_map.reshape(-1) * head.target_prob.reshape(-1)).float().numpy()
 
 
-def compare_target_graph(model: LiteTrack, graph: bytes, sequence: Sequence) -> float:
+def compare_target_graph(model: LiteTrack, graph: onnx.ModelProto, sequence: Sequence) -> float:
     """Largest difference between the target graph's outputs (run by the first installed CPU
     runtime) and torch's ``encode_target`` for the sequence's first frame, box and words."""
     from litetrack_core.engines.graphs import target_tensors

@@ -310,11 +310,13 @@ def write_report(report: dict, json_path: Path | None = None) -> str:
 def bench_grounding(tracker: Tracker, frame: np.ndarray, text: str, repeats: int = 10, warmup: int = 2) -> str:
     """Grounding by words, timed: ``set_target`` with words only, through the object detector's
     proposals and through the model alone (the same tracker, its grounder off for the second), and the
-    proposal path's parts (detector, sentence, the model's grounding map). Median / p90 in ms over
+    proposal path's parts (detector, sentence, the model's grounding map, and the head keypoints that
+    part words add). Median / p90 in ms over
     ``repeats`` calls after ``warmup``, interleaved so that load on the machine falls on all alike."""
     grounder = tracker.grounder
     if grounder is None:
         raise ValueError("the object detector is not installed (litetrack detector install): nothing to compare")
+    person = tracker.set_target(frame, text=text).box_xywh_px
 
     def words_model_alone():
         tracker.grounder = None
@@ -329,6 +331,7 @@ def bench_grounding(tracker: Tracker, frame: np.ndarray, text: str, repeats: int
         "  detector (proposals)": lambda: grounder.detector(frame),
         "  sentence reading": lambda: grounder.reader(text),
         "  model grounding map": lambda: tracker.ground_with_model(frame, text),
+        "  head keypoints (part words only)": lambda: grounder.pose(frame, person),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for i in range(warmup + repeats):

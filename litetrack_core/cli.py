@@ -258,11 +258,11 @@ def _cmd_detector(args: argparse.Namespace) -> int:
         if args.action == "install":
             folder = install_detector(args.dir, args.tarball)
         else:
-            folder = detector_files(args.dir).parent
+            folder = detector_files(args.dir)
     except DetectorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"{PACKAGE} CenterNet (COCO, 80 classes): {folder} (checksums verified)")
+    print(f"{PACKAGE} CenterNet (COCO, 80 classes) and MoveNet Lightning (17 keypoints): {folder} (checksums verified)")
     if args.action == "fit":
         return _fit_ranking(args)
     return 0
@@ -280,7 +280,7 @@ def _fit_ranking(args: argparse.Namespace) -> int:
         print(f"error: --corpus must be the materialised real corpus (litetrack data real), got {args.corpus}", file=sys.stderr)
         return 2
     sequences = [s for s in load_dataset(args.corpus) if s.grounding_frames and s.language]
-    grounder = ProposalGrounder(Detector(args.dir), shared_reader(), RankingWeights((0.0,) * len(FEATURES), 0.0, 1.0, {}))
+    grounder = ProposalGrounder(Detector(args.dir), shared_reader(), RankingWeights((0.0,) * len(FEATURES), 0.0, 1.0, (0.0, 0.0, 1.0, 1.0)))
     weights, report = fit_ranking(sequences, grounder, load_tracker(proposals=False, device="cpu"))
     out = args.out or WEIGHTS_FILE
     weights.save(out, fitted_on=f"{len(sequences)} sequences of {args.corpus.name}: {report.frames} grounding frames",

@@ -325,8 +325,8 @@ def main() -> int:
         raise SystemExit(f"no hand class in TARGETS for {unknown}")
     model, labels = objectron_files(args.objectron)
     oid = tuple(label.lower() for label in labels)  # index 0 "???": the background
-    detector_files(args.detector_dir)  # both files there and unaltered
-    centernet_bytes = sum(size for _, size, _ in FILES.values())
+    detector_files(args.detector_dir)  # the files there and unaltered
+    centernet_bytes = sum(size for name, (_, size, _) in FILES.items() if name.startswith("centernet."))
     tallies = [
         Tally("CenterNet", COCO_CLASSES, SentenceReader(), Detector(args.detector_dir)),
         Tally("SSD", oid, SentenceReader(classes=oid[1:], synonyms=OID_SYNONYMS), SsdDetector(model, args.threads),

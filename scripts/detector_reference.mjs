@@ -1,7 +1,9 @@
-// Reference outputs of the CenterNet COCO detector of @vladmandic/human 3.3.6, computed by
-// TensorFlow.js's own runtime (pure JS CPU backend), to test litetrack_core/grounding/tfjs.py.
+// Reference outputs of the CenterNet COCO detector and the MoveNet Lightning pose model of
+// @vladmandic/human 3.3.6, computed by TensorFlow.js's own runtime (pure JS CPU backend), to test
+// litetrack_core/grounding/tfjs.py.
 //
-// Made once; the result is committed as test/grounding/fixtures/centernet_reference.npz.
+// Made once; the results are committed as test/grounding/fixtures/centernet_reference.npz and
+// movenet_reference.npz.
 // Needs @tensorflow/tfjs 4.22.0 (exactly this version was used; pure JS, no tfjs-node) in a
 // scratch folder outside the repository (never commit node_modules), the detector as
 // `litetrack detector install` puts it, and raw RGB frames of the packaged clip
@@ -10,7 +12,8 @@
 //   mkdir -p /tmp/tfjsref && (cd /tmp/tfjsref && npm init -y && npm install --save-exact @tensorflow/tfjs@4.22.0)
 //   .venv/bin/python scripts/detector_reference.py frames /tmp/centernet_ref
 //   node scripts/detector_reference.mjs --tfjs /tmp/tfjsref \
-//       --model .venv/share/litetrack/detectors/human-3.3.6/centernet.json --frames /tmp/centernet_ref
+//       --model .venv/share/litetrack/detectors/human-3.3.6/centernet.json --frames /tmp/centernet_ref \
+//       --pose .venv/share/litetrack/detectors/human-3.3.6/movenet-lightning.json
 //   .venv/bin/python scripts/detector_reference.py pack /tmp/centernet_ref
 //
 // Reads <frames>/frames.json ([{file, height, width}, ...]; each file holds height*width*3 uint8
@@ -22,6 +25,10 @@
 //   <f>.keypoints.f32   (128, 128, 80) float32 little-endian: the class heat map
 // and <frames>/results.json: tfjs version, backend, and per frame the SHA-1 of the resized input's
 // float32 bytes (lets the Python side check its resize bit for bit).
+// With --pose: reads <frames>/poses.json ([{file}, ...]; each file holds MoveNet's input, the
+// (1, 192, 192, 3) int32 little-endian person crop litetrack_core/grounding/pose.py makes), runs
+// model.execute on it, as the package's src/body/movenet.ts does, and writes beside it
+//   <f>.keypoints17.f32  (17, 3) float32 little-endian: y, x (0..1 of the crop), score
 
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -90,6 +97,18 @@ async function main() {
     writeFileSync(`${path}.keypoints.f32`, bytesOf(keypoints));
     results.frames.push({ file: frame.file, resized_input_sha1: inputSha1 });
     console.log(`${frame.file}: top score ${detections[4].toFixed(4)} class ${detections[5]}`);
+  }
+  if (args.pose) {
+    const pose = await tf.loadGraphModel(fileHandler(args.pose));
+    for (const crop of JSON.parse(readFileSync(join(args.frames, 'poses.json'), 'utf8'))) {
+      const path = join(args.frames, crop.file);
+      const data = readFileSync(path);
+      if (data.length !== 192 * 192 * 3 * 4) throw new Error(`${path}: wrong size`);
+      const values = new Int32Array(data.buffer, data.byteOffset, data.length / 4);
+      const keypoints = tf.tidy(() => pose.execute(tf.tensor4d(values, [1, 192, 192, 3], 'int32')).dataSync().slice());
+      writeFileSync(`${path}.keypoints17.f32`, bytesOf(keypoints));
+      console.log(`${crop.file}: nose ${keypoints[1].toFixed(4)}, ${keypoints[0].toFixed(4)} score ${keypoints[2].toFixed(4)}`);
+    }
   }
   writeFileSync(join(args.frames, 'results.json'), JSON.stringify(results, null, 1));
 }

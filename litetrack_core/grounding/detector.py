@@ -16,7 +16,8 @@ import torch
 from torchvision.ops import batched_nms
 
 from litetrack_core.grounding.install import detector_files
-from litetrack_core.grounding.tfjs import load_graph_model, resize_bilinear
+from litetrack_core.grounding.tfjs import load_graph_model
+from litetrack_core.grounding.tfjs_ops import resize_bilinear
 
 __all__ = ["Detector", "Proposal"]
 
@@ -42,7 +43,7 @@ class Detector:
     """
 
     def __init__(self, folder: str | Path | None = None, min_score: float = 0.05, nms_iou: float = 0.5) -> None:
-        self.graph = load_graph_model(detector_files(folder))
+        self.graph = load_graph_model(detector_files(folder) / "centernet.json")
         self.min_score = min_score
         self.nms_iou = nms_iou
 

@@ -1,10 +1,12 @@
 """Words -> box through object proposals: the detector's boxes of the class a sentence names, ranked
 by the rest of the sentence.
 
-For each proposal of the named class, six features (``FEATURES``):
+For each proposal of the named class, eight features (``FEATURES``):
     detector   the detector's score
     relative   that score over the class's best score on the frame
     colour     share of the proposal's pixels of the sentence's colour terms (0 without colour words)
+    colour_relative  that share over the class's best share on the frame (the best-matching colour
+               stands out whatever the lighting; 0 without colour words)
     position   closeness of the proposal's centre to where the position words point (0 without)
     size       agreement of the proposal's size rank with "big"/"small" words (0 without)
     area       log of its area over the class's largest proposal (named targets tend to be salient)
@@ -13,9 +15,8 @@ combined by logistic weights fitted on the real corpus's grounding frames (``tra
 never on the evaluation sequences) into the probability that the proposal is the target. The best proposal wins
 if that probability reaches ``min_probability``; otherwise (or when no class is named, or none of
 its proposals is found) the caller grounds with the model alone. When the sentence names a part of a
-person ("the face of the girl"), the box is that part's usual place and size in units of the person
-box's width (a face is about as wide as a third of the shoulders, whether the person is seen whole or
-close up), also fitted.
+person ("the face of the girl"), the box is placed on the best person's head keypoints (``pose.py``),
+with a place also fitted on the corpus.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 
 from litetrack_core.grounding.colour import colour_share
 from litetrack_core.grounding.detector import Detector, Proposal
+from litetrack_core.grounding.pose import PoseEstimator, part_box
 from litetrack_core.grounding.sentence import ParsedSentence, SentenceReader
 from litetrack_core.grounding.vocabulary import COCO_CLASSES, POSITION_WORDS
 
@@ -37,7 +39,7 @@ __all__ = ["FEATURES", "Grounding", "ProposalGrounder", "RankingWeights", "featu
 
 Box = tuple[float, float, float, float]
 RegionScore = Callable[[Box], float]
-FEATURES = ("detector", "relative", "colour", "position", "size", "area", "model")
+FEATURES = ("detector", "relative", "colour", "colour_relative", "position", "size", "area", "model")
 WEIGHTS_FILE = Path(__file__).with_name("ranking.json")
 _PERSON = COCO_CLASSES.index("person")
 
@@ -55,14 +57,14 @@ class Grounding:
 
 @dataclass(frozen=True)
 class RankingWeights:
-    """Logistic weights of ``FEATURES`` plus a bias; the acceptance threshold; and per part word, the
-    part's place in its person's box in units of that box's width: (centre offset from the box's
-    centre, top offset from the box's top, width, height)."""
+    """Logistic weights of ``FEATURES`` plus a bias; the acceptance threshold; and the place of a
+    part word's box relative to its person's head keypoints (``pose.part_box``): centre offset, width,
+    height in units of the keypoints' span."""
 
     weights: tuple[float, ...]
     bias: float
     min_probability: float
-    parts: dict[str, tuple[float, float, float, float]]
+    part_place: tuple[float, float, float, float]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "RankingWeights":
@@ -70,13 +72,13 @@ class RankingWeights:
         if data.get("features") != list(FEATURES):
             raise ValueError(f"{path or WEIGHTS_FILE}: weights are for features {data.get('features')}, not {list(FEATURES)}")
         return cls(tuple(data["weights"]), float(data["bias"]), float(data["min_probability"]),
-                   {k: tuple(v) for k, v in data["parts"].items()})
+                   tuple(float(v) for v in data["part_place"]))
 
     def save(self, path: str | Path, **notes) -> None:
         Path(path).write_text(json.dumps({
             "features": list(FEATURES), "weights": [round(w, 5) for w in self.weights], "bias": round(self.bias, 5),
             "min_probability": self.min_probability,
-            "parts": {k: [round(v, 4) for v in box] for k, box in self.parts.items()}, **notes,
+            "part_place": [round(v, 4) for v in self.part_place], **notes,
         }, indent=1) + "\n")
 
     def probability(self, feats: np.ndarray) -> np.ndarray:
@@ -91,8 +93,10 @@ def features(frame: np.ndarray, parsed: ParsedSentence, proposals: list[Proposal
     largest = max(areas.max(initial=0.0), 1e-9)
     # Size rank in [-1, 1]: -1 the smallest proposal, +1 the largest.
     ranks = (np.argsort(np.argsort(areas)) / max(1, len(areas) - 1)) * 2 - 1 if len(areas) > 1 else np.zeros(len(areas))
+    colours = [colour_share(frame, p.box_xywh_px, parsed.colours) for p in proposals]
+    best_colour = max(colours, default=0.0)
     rows = []
-    for p, rank in zip(proposals, ranks):
+    for p, rank, colour in zip(proposals, ranks, colours):
         x, y, w, h = p.box_xywh_px
         cx, cy = (x + w / 2) / width, (y + h / 2) / height
         closeness = []
@@ -105,7 +109,8 @@ def features(frame: np.ndarray, parsed: ParsedSentence, proposals: list[Proposal
         rows.append([
             p.score,
             p.score / best,
-            colour_share(frame, p.box_xywh_px, parsed.colours),
+            colour,
+            colour / best_colour if best_colour > 0 else 0.0,
             float(np.mean(closeness)) if closeness else 0.0,
             parsed.size * rank,
             max(-5.0, math.log(max(w * h, 1e-9) / largest)),
@@ -117,15 +122,16 @@ def features(frame: np.ndarray, parsed: ParsedSentence, proposals: list[Proposal
 class ProposalGrounder:
     """Grounds sentences on frames with the detector's proposals (see the module docstring).
 
-    detector, reader: made on first use when not given (the detector from the installed files, the
-    process's shared sentence reader), so that a tracker that never grounds never loads them.
-    weights: the packaged fitted ranking when not given.
+    detector, reader, pose: made on first use when not given (the detector and the pose model from
+    the installed files, the process's shared sentence reader), so that a tracker that never grounds
+    never loads them. weights: the packaged fitted ranking when not given.
     """
 
     def __init__(
-        self, detector: Detector | None = None, reader: SentenceReader | None = None, weights: RankingWeights | None = None
+        self, detector: Detector | None = None, reader: SentenceReader | None = None,
+        weights: RankingWeights | None = None, pose: PoseEstimator | None = None,
     ) -> None:
-        self._detector, self._reader = detector, reader
+        self._detector, self._reader, self._pose = detector, reader, pose
         self.weights = weights or RankingWeights.load()
 
     @property
@@ -133,6 +139,12 @@ class ProposalGrounder:
         if self._detector is None:
             self._detector = Detector()
         return self._detector
+
+    @property
+    def pose(self) -> PoseEstimator:
+        if self._pose is None:
+            self._pose = PoseEstimator()
+        return self._pose
 
     @property
     def reader(self) -> SentenceReader:
@@ -157,20 +169,7 @@ class ProposalGrounder:
         if probability[best] < self.weights.min_probability:
             return None
         box = proposals[best].box_xywh_px
-        if parsed.part is not None and parsed.class_index == _PERSON and parsed.part in self.weights.parts:
-            box = part_box(box, self.weights.parts[parsed.part])
+        if parsed.part is not None and parsed.class_index == _PERSON:
+            box = part_box(self.pose(frame, box), self.weights.part_place)
         return Grounding(box, float(probability[best]), COCO_CLASSES[parsed.class_index], len(proposals))
 
-
-def part_box(person: Box, place: tuple[float, float, float, float]) -> Box:
-    """A part's box from its person's box and its place there in units of the box's width (centre
-    offset, top offset, width, height: ``RankingWeights.parts``)."""
-    x, y, w, _ = person
-    dx, dy, pw, ph = (v * w for v in place)
-    return (x + w / 2 + dx - pw / 2, y + dy, pw, ph)
-
-
-def part_place(person: Box, part: Box) -> tuple[float, float, float, float]:
-    """The inverse of ``part_box``: where ``part`` lies in ``person``, in units of its width."""
-    x, y, w, _ = person
-    return ((part[0] + part[2] / 2 - x - w / 2) / w, (part[1] - y) / w, part[2] / w, part[3] / w)

@@ -1,13 +1,16 @@
-"""The object detector that grounding uses, as a pinned, verified dependency from the npm registry.
+"""The object detector and the pose model that grounding uses, as a pinned, verified dependency from
+the npm registry.
 
-MobileNetV3-CenterNet trained on COCO (80 classes), as shipped in the npm package
-``@vladmandic/human`` 3.3.6 (MIT; the model follows github.com/610265158/mobilenetv3_centernet):
-``models/centernet.json`` (TF.js graph) and ``models/centernet.bin`` (4 MB of float16 weights). Nothing
-of it is committed: ``install_detector`` takes the package tarball from the registry (or a file),
-checks its SHA-512 against the registry's pinned integrity, and unpacks the two files into the
-detector folder (default ``<prefix>/share/litetrack/detectors/human-3.3.6``, or
-``$LITETRACK_DETECTOR_DIR``). ``detector_files`` checks both files' SHA-256 every time the detector is
-loaded: a missing, truncated or altered file is refused with a message naming it.
+Both ship in the npm package ``@vladmandic/human`` 3.3.6 (MIT) as TF.js graph models:
+MobileNetV3-CenterNet trained on COCO (80 classes; the model follows
+github.com/610265158/mobilenetv3_centernet), ``models/centernet.json`` + ``.bin`` (4 MB of float16
+weights), and Google's MoveNet SinglePose Lightning (17 COCO body keypoints),
+``models/movenet-lightning.json`` + ``.bin`` (4.7 MB). Nothing of them is committed:
+``install_detector`` takes the package tarball from the registry (or a file), checks its SHA-512
+against the registry's pinned integrity, and unpacks the four files into the detector folder
+(default ``<prefix>/share/litetrack/detectors/human-3.3.6``, or ``$LITETRACK_DETECTOR_DIR``).
+``detector_files`` checks every file's size and SHA-256 each time the models are loaded: a missing,
+truncated or altered file is refused with a message naming it.
 """
 
 from __future__ import annotations
@@ -33,11 +36,15 @@ FILES = {
                        "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05"),
     "centernet.bin": ("package/models/centernet.bin", 4030290,
                       "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"),
+    "movenet-lightning.json": ("package/models/movenet-lightning.json", 161813,
+                               "df8cbde44d00f533ccc4916a7c6ebc17316532fb3fadad114ec667fef22872e9"),
+    "movenet-lightning.bin": ("package/models/movenet-lightning.bin", 4650216,
+                              "bf97bc10d9c8a11200b0190ed64ce039b6252f1aff7cb552aca99b3d191c2f34"),
 }
 
 
 class DetectorError(Exception):
-    """The detector is not installed, or a file of it is not the pinned one; the message says which."""
+    """The models are not installed, or a file of them is not the pinned one; the message says which."""
 
 
 def default_detector_dir() -> Path:
@@ -47,8 +54,8 @@ def default_detector_dir() -> Path:
 
 
 def detector_files(folder: str | Path | None = None) -> Path:
-    """The verified ``centernet.json`` (its weights beside it). Raises DetectorError naming a missing,
-    truncated or altered file."""
+    """The folder of the verified files (``centernet.json``, ``movenet-lightning.json``, their weights
+    beside them). Raises DetectorError naming a missing, truncated or altered file."""
     folder = Path(folder) if folder is not None else default_detector_dir()
     for name, (_, size, sha256) in FILES.items():
         path = folder / name
@@ -60,7 +67,7 @@ def detector_files(folder: str | Path | None = None) -> Path:
                                 "(truncated or altered): run `litetrack detector install` again")
         if hashlib.sha256(data).hexdigest() != sha256:
             raise DetectorError(f"detector file {path} fails its SHA-256 check (altered): run `litetrack detector install` again")
-    return folder / "centernet.json"
+    return folder
 
 
 def install_detector(folder: str | Path | None = None, tarball: str | Path | None = None) -> Path:

@@ -321,11 +321,14 @@ class Tracker:
 
     def warm_up(self) -> None:
         """Ground a sentence once on a blank 640x480 frame (the model, the sentence reader, the object
-        detector load and run), leaving no target: the first real request by words then costs what
-        later ones do (set_target by words, default model on this CPU: 630 ms first, 223 ms after)."""
+        detector and the pose model load and run), leaving no target: the first real request by words
+        then costs what later ones do (set_target by words, default model on this CPU: 630 ms first,
+        223 ms after)."""
         blank = np.zeros((480, 640, 3), np.uint8)
         with torch.no_grad(), self._autocast():
             self._ground(blank, "the person", self.model.encode_text(self._to_device(self.tokenizer("the person"))))
+        if self.grounder is not None:
+            self.grounder.pose(blank, (0.0, 0.0, 64.0, 128.0))
 
     def ground_with_model(self, frame: np.ndarray, text: str):
         """The model's own grounding of ``text`` on an RGB uint8 frame, without touching the target:

@@ -5,7 +5,8 @@ class's proposals, their features, and whether each is the target (IoU with the 
 for a sentence naming a part, whether the proposal holds most of the true box). A logistic
 regression (L2, Newton steps) learns the weights; the acceptance threshold is the one under which
 the most frames are grounded right when a proposal below it hands over to the model's own box. The
-part boxes are the median place of the true part box inside its person's proposal. The evaluation
+part place is the median place of the true part box relative to the head keypoints of the person
+proposal holding it (``grounding/pose.py``), all part words pooled. The evaluation
 sequences are never read here. It sits above grounding, tracking and evaluation (it uses the three),
 as the rest of training does.
 """
@@ -19,7 +20,8 @@ import numpy as np
 
 from litetrack_core.data.sequence import Sequence
 from litetrack_core.eval.metrics import iou
-from litetrack_core.grounding.grounder import RankingWeights, features, part_place
+from litetrack_core.grounding.grounder import RankingWeights, features
+from litetrack_core.grounding.pose import part_box, part_place
 from litetrack_core.grounding.vocabulary import COCO_CLASSES
 
 __all__ = ["FitReport", "fit_ranking"]
@@ -65,7 +67,7 @@ def fit_ranking(sequences: list[Sequence], grounder, tracker) -> tuple[RankingWe
     and sentence reader and the tracker's own grounding (``Tracker.ground_with_model``)."""
     report = FitReport()
     rows, labels, frames = [], [], []  # frames: (probability slice, label slice, model right)
-    part_places: dict[str, list[tuple[float, float, float, float]]] = {}
+    parts = []  # (person keypoints, true part box) of every part frame whose part a proposal holds
     for seq in sequences:
         parsed = grounder.reader(seq.language)
         for index in seq.grounding_frames or ():
@@ -89,7 +91,7 @@ def fit_ranking(sequences: list[Sequence], grounder, tracker) -> tuple[RankingWe
             if part:
                 right = np.array([_contains(p.box_xywh_px, truth) >= 0.7 for p in proposals])
                 if right.any():
-                    part_places.setdefault(part, []).append(part_place(proposals[int(np.argmax(right))].box_xywh_px, truth))
+                    parts.append((grounder.pose(frame, proposals[int(np.argmax(right))].box_xywh_px), truth))
             else:
                 right = iou(np.array([p.box_xywh_px for p in proposals]), np.array([truth] * len(proposals))) >= 0.5
             report.with_target += int(right.any())
@@ -114,6 +116,7 @@ def fit_ranking(sequences: list[Sequence], grounder, tracker) -> tuple[RankingWe
             best_threshold, best_right = float(threshold), right
     report.combined_right = best_right
     report.top1 = sum(int(t[int(np.argmax(probability[w]))]) for w, t, _ in frames if w is not None)
-    parts = {k: tuple(float(v) for v in np.median(np.array(places), axis=0)) for k, places in part_places.items()}
-    report.notes = {"proposals": len(rows), "positives": int(y.sum()), "part_boxes_from": {k: len(v) for k, v in part_places.items()}}
-    return RankingWeights(tuple(float(w) for w in weights), bias, round(best_threshold, 3), parts), report
+    place = tuple(float(v) for v in np.median([part_place(k, truth) for k, truth in parts], axis=0)) if parts else (0.0, 0.0, 1.0, 1.0)
+    placed_right = sum(int(iou(np.array([part_box(k, place)]), np.array([truth]))[0] >= 0.5) for k, truth in parts)
+    report.notes = {"proposals": len(rows), "positives": int(y.sum()), "part_boxes": len(parts), "part_boxes_right": placed_right}
+    return RankingWeights(tuple(float(w) for w in weights), bias, round(best_threshold, 3), place), report

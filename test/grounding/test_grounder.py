@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from litetrack_core.eval.metrics import iou
-from litetrack_core.grounding.grounder import RankingWeights, part_box, part_place
+from litetrack_core.grounding.grounder import FEATURES, RankingWeights, features
 from litetrack_core.tracking import load as load_module
 from litetrack_core.tracking.load import load_tracker
 
@@ -50,6 +50,18 @@ def test_the_person_in_the_light_blue_jacket_is_another_person(tracker, clip):
     assert iou(np.array([jacket.box_xywh_px]), np.array([dark.box_xywh_px]))[0] < 0.1
 
 
+def test_the_jacket_is_the_best_colour_match_among_the_people(tracker, clip):
+    frame, truth = _frame(clip, 11)
+    grounder = tracker.grounder
+    people = [p for p in grounder.detector(frame) if p.class_index == 0]
+    jacket = int(np.argmax(iou(np.array([p.box_xywh_px for p in people]), np.array([truth] * len(people)))))
+    column = FEATURES.index("colour_relative")
+    coloured = features(frame, grounder.reader("the person in the light blue jacket"), people, None)
+    assert coloured[jacket, column] == 1.0 and np.all(coloured[:, column] <= 1.0)
+    plain = features(frame, grounder.reader("the person walking"), people, None)
+    assert np.all(plain[:, column] == 0.0)
+
+
 def test_words_with_a_box_keep_the_box(tracker, clip):
     frame, truth = _frame(clip, 1)
     text = (clip / "language.txt").read_text().strip()  # the person in the light blue jacket
@@ -75,22 +87,14 @@ def test_without_the_detector_the_model_grounds_and_says_so_once(clip, monkeypat
     assert first.set_target(frame, text="the person in dark clothes").grounding == "model"
 
 
-def test_part_boxes_scale_with_the_person():
-    person = (100.0, 50.0, 40.0, 120.0)
-    head = (112.0, 52.0, 16.0, 18.0)
-    place = part_place(person, head)
-    assert np.allclose(part_box(person, place), head)
-    wide = (0.0, 0.0, 80.0, 60.0)  # the same place on a person twice as wide: a part twice as large
-    assert np.allclose(part_box(wide, place)[2:], (32.0, 36.0))
-
-
 def test_the_packaged_ranking_is_fitted():
     weights = RankingWeights.load()
-    assert any(w != 0 for w in weights.weights) and "face" in weights.parts
+    assert any(w != 0 for w in weights.weights)
+    assert weights.part_place[2] > 0 and weights.part_place[3] > 0  # a part has a size
 
 
 def test_warm_up_loads_the_detector_and_leaves_no_target():
     tracker = load_tracker(device="cpu")
     assert tracker.grounder is not None and tracker.grounder._detector is None  # loaded on first use
     tracker.warm_up()
-    assert tracker.grounder._detector is not None and not tracker.has_target
+    assert tracker.grounder._detector is not None and tracker.grounder._pose is not None and not tracker.has_target

@@ -1,4 +1,4 @@
-"""The detector is a pinned dependency: its files are checked by SHA-256 every time it loads."""
+"""The detector and the pose model are a pinned dependency: their files are checked by SHA-256 every time they load."""
 
 from __future__ import annotations
 
@@ -16,14 +16,16 @@ from litetrack_core.grounding.install import DetectorError, detector_files, inst
 @pytest.fixture
 def copy_of_detector(tmp_path):
     """The installed detector files (scripts/setup.sh installs them), copied to a folder of the test."""
-    source = detector_files().parent
+    source = detector_files()
     folder = tmp_path / "detector"
     shutil.copytree(source, folder)
     return folder
 
 
 def test_the_installed_files_verify(copy_of_detector):
-    assert detector_files(copy_of_detector) == copy_of_detector / "centernet.json"
+    assert detector_files(copy_of_detector) == copy_of_detector
+    assert {p.name for p in copy_of_detector.iterdir()} == {
+        "centernet.json", "centernet.bin", "movenet-lightning.json", "movenet-lightning.bin"}
 
 
 @pytest.mark.parametrize("damage, message", [
@@ -31,7 +33,7 @@ def test_the_installed_files_verify(copy_of_detector):
     (lambda p: p.write_bytes(p.read_bytes()[:1000]), "has 1000 bytes"),
     (lambda p: p.write_bytes(bytes([p.read_bytes()[0] ^ 1]) + p.read_bytes()[1:]), "fails its SHA-256 check"),
 ])
-@pytest.mark.parametrize("name", ["centernet.json", "centernet.bin"])
+@pytest.mark.parametrize("name", ["centernet.json", "centernet.bin", "movenet-lightning.json", "movenet-lightning.bin"])
 def test_missing_truncated_or_altered_files_are_refused_by_name(copy_of_detector, name, damage, message):
     damage(copy_of_detector / name)
     with pytest.raises(DetectorError, match=message) as err:

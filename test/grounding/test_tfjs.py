@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from litetrack_core.grounding.tfjs import TFJSGraph, load_graph_model, resize_bilinear
+from litetrack_core.grounding.tfjs import TFJSGraph, load_graph_model
+from litetrack_core.grounding.tfjs_ops import resize_bilinear
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).parent / "fixtures" / "centernet_reference.npz"

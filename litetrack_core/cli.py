@@ -31,6 +31,7 @@ from litetrack_core.engines.arguments import add_engine_arguments
 from litetrack_core.engines.engine import ENGINES
 from litetrack_core.export.command import add_export_parser
 from litetrack_core.eval.command import add_eval_parser
+from litetrack_core.eval.failures import add_failures_parser
 from litetrack_core.models.configs import DEFAULT_CONFIG
 
 __all__ = ["main"]
@@ -350,6 +351,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_model_files(sub)
     _add_smoke(sub)
     add_eval_parser(sub)
+    add_failures_parser(sub)
     return p
 
 

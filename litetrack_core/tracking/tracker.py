@@ -65,6 +65,9 @@ class TrackerConfig:
         update_interval: frames between prompt updates from the best recent frame (0: never).
         update_score: the best recent score must exceed this for an update.
         clip_margin_px: the box keeps at least this much inside the frame (reference: 10).
+        scale_lr: how far the box's width and height move toward the model's each frame (1.0: all
+            the way, UVLTrack's loop; lower damps one-frame size jumps, as SiamRPN smooths size).
+            0.3 was chosen on the real training corpus (docs/tracking.md), never the evaluation set.
         keep_ratio: search tokens kept at each of the model's pruning blocks (1.0: no pruning).
         latency_budget_ms: when > 0, the keep ratio is chosen at run time so that the p90 of the
             per-frame step (pre-processing + model + post-processing) stays within this budget
@@ -79,6 +82,7 @@ class TrackerConfig:
     update_interval: int = 20
     update_score: float = 0.5
     clip_margin_px: float = 10.0
+    scale_lr: float = 0.3
     keep_ratio: float = 1.0
     latency_budget_ms: float = 0.0
 
@@ -94,8 +98,9 @@ class TrackerConfig:
             raise ValueError(f"reground_every={self.reground_every} must be >= 1")
         if self.clip_margin_px < 0:
             raise ValueError(f"clip_margin_px={self.clip_margin_px} must be >= 0")
-        if not 0.0 < self.keep_ratio <= 1.0:
-            raise ValueError(f"keep_ratio={self.keep_ratio} must be in (0, 1]")
+        for name in ("keep_ratio", "scale_lr"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} must be in (0, 1]")
         if not self.latency_budget_ms >= 0:  # also refuses NaN
             raise ValueError(f"latency_budget_ms={self.latency_budget_ms} must be >= 0 (0: off)")
 
@@ -386,12 +391,16 @@ class Tracker:
         return box, float(merged.max()), region
 
     def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), kept ``clip_margin_px`` inside the frame."""
+        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr``, kept
+        ``clip_margin_px`` inside the frame."""
         size = self.model.cfg.search_size
         cx, cy, w, h = (box_net * np.float32(size / resize_factor)).astype(np.float64)
         half = 0.5 * size / resize_factor
         cx += prev[0] + prev[2] / 2 - half
         cy += prev[1] + prev[3] / 2 - half
+        lr = self.config.scale_lr
+        if lr < 1.0:  # at 1.0 the model's size as it is, bit for bit
+            w, h = prev[2] + lr * (w - prev[2]), prev[3] + lr * (h - prev[3])
         fh, fw = shape[:2]
         m = self.config.clip_margin_px
         x1, y1 = min(max(0.0, cx - w / 2), fw - m), min(max(0.0, cy - h / 2), fh - m)

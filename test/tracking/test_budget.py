@@ -306,6 +306,8 @@ def test_budget_needs_a_model_with_pruning_blocks():
         (dict(keep_ratio=1.5), "keep_ratio"),
         (dict(keep_ratio=-0.3), "keep_ratio"),
         (dict(latency_budget_ms=-1.0), "latency_budget_ms"),
+        (dict(scale_lr=0.0), "scale_lr"),
+        (dict(scale_lr=1.5), "scale_lr"),
     ],
 )
 def test_tracker_config_rejects_bad_values(kwargs, message):

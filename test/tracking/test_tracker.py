@@ -41,6 +41,22 @@ def _calls(module: torch.nn.Module) -> list[int]:
     return count
 
 
+def test_scale_lr_moves_the_size_part_of_the_way_and_leaves_the_centre(model, frames, clip):
+    # Frame 50, where the walker is mid-frame (no clipping at the border); its groundtruth.txt box.
+    start = tuple(float(v) for v in (clip / "groundtruth.txt").read_text().splitlines()[49].split(","))
+    full = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0))
+    damped = Tracker(model, TrackerConfig(lost_after=0, scale_lr=0.25))
+    for tracker in (full, damped):
+        tracker.set_target(frames[49], box=start)
+    a, b = full.track(frames[50]), damped.track(frames[50])
+    assert a.cell_index == b.cell_index  # the same choice of cell on the same frame
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a.box_xywh_px, b.box_xywh_px
+    assert abs(aw - start[2]) > 1 and abs(ah - start[3]) > 1  # the model did change the size
+    assert bw == pytest.approx(start[2] + 0.25 * (aw - start[2]))
+    assert bh == pytest.approx(start[3] + 0.25 * (ah - start[3]))
+    assert (bx + bw / 2, by + bh / 2) == pytest.approx((ax + aw / 2, ay + ah / 2))
+
+
 @pytest.mark.parametrize("text,box", [(None, FIRST_BOX), (SENTENCE, None), (SENTENCE, FIRST_BOX)], ids=["bbox", "nl", "nlbbox"])
 def test_every_mode_runs_on_real_frames(model, frames, text, box):
     tracker = Tracker(model, TrackerConfig(lost_after=0))

@@ -12,13 +12,17 @@ test: setup
 	.venv/bin/python -m pytest; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
 
-# Re-creates the default model: its offline training set, the two training stages, and the shipped file
+# Re-creates the default model: its offline training set, stages 1 and 2 on it, the real corpus (cloned from
+# GitHub at the manifest's pinned commits), stage 3 on it, and the shipped file
 # (docs/training.md; litetrack_core/weights/default/MODEL_CARD.md).
 train-default: setup
 	scripts/make_training_data.sh data/train
 	.venv/bin/litetrack train configs/train/litetrack-s168.yaml --out runs/litetrack-s168
 	.venv/bin/litetrack train configs/train/litetrack-s168-stage2.yaml --out runs/litetrack-s168-stage2
 	.venv/bin/litetrack export weights runs/litetrack-s168-stage2/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
+	.venv/bin/litetrack data real --mirror data/mirror --clone-from https://github.com --out data/train/real
+	.venv/bin/litetrack train configs/train/litetrack-s168-stage3-real.yaml --out runs/litetrack-s168-stage3-real
+	.venv/bin/litetrack export weights runs/litetrack-s168-stage3-real/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
 
 # The default model's backbone candidates (DINOv2 ViT-S/14, EfficientNet-Lite0), same data and steps.
 compare-backbones: setup

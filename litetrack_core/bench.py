@@ -316,7 +316,7 @@ def bench_grounding(tracker: Tracker, frame: np.ndarray, text: str, repeats: int
     grounder = tracker.grounder
     if grounder is None:
         raise ValueError("the object detector is not installed (litetrack detector install): nothing to compare")
-    person = tracker.set_target(frame, text=text).box_xywh_px
+    found = tracker.set_target(frame, text=text)  # reported below; its box is the person for the keypoints
 
     def words_model_alone():
         tracker.grounder = None
@@ -331,7 +331,7 @@ def bench_grounding(tracker: Tracker, frame: np.ndarray, text: str, repeats: int
         "  detector (proposals)": lambda: grounder.detector(frame),
         "  sentence reading": lambda: grounder.reader(text),
         "  model grounding map": lambda: tracker.ground_with_model(frame, text),
-        "  head keypoints (part words only)": lambda: grounder.pose(frame, person),
+        "  head keypoints (part words only)": lambda: grounder.pose(frame, found.box_xywh_px),
     }
     times: dict[str, list[float]] = {name: [] for name in cases}
     for i in range(warmup + repeats):
@@ -340,7 +340,6 @@ def bench_grounding(tracker: Tracker, frame: np.ndarray, text: str, repeats: int
             call()
             if i >= warmup:
                 times[name].append((time.perf_counter() - start) * 1000)
-    found = tracker.set_target(frame, text=text)
     lines = [f"grounding {text!r}: {found.grounding} box {tuple(round(v, 1) for v in found.box_xywh_px)} "
              f"score {found.grounding_score:.3f}", f"{'call':36} {'median':>8} {'p90':>8}"]
     for name, values in times.items():

@@ -68,8 +68,7 @@ def failure_spans(overlaps: np.ndarray, visible: np.ndarray, min_span: int = MIN
     return spans
 
 
-def _describe(pred: np.ndarray, truth: np.ndarray) -> str:
-    overlap = iou(pred[None], truth[None])[0]
+def _describe(pred: np.ndarray, truth: np.ndarray, overlap: float) -> str:
     centre = np.hypot(*(pred[:2] + pred[2:] / 2 - truth[:2] - truth[2:] / 2)) / max(np.hypot(*truth[2:]), 1e-9)
     area = pred[2] * pred[3] / max(truth[2] * truth[3], 1e-9)
     return f"IoU {overlap:.2f}, centre {centre:.1f} diag, area {area:.1f}x"
@@ -123,7 +122,7 @@ def failure_sheet(seq: Sequence, boxes: dict[str, np.ndarray], tracker: str, out
                 shown_boxes["baseline"] = boxes[baseline][index]
             shown_boxes["truth"] = seq.ground_truth[index]  # drawn last: on top
             _draw(fig.add_subplot(grid[row, col]), seq.frame(index), index, shown_boxes,
-                  f"{label}; {_describe(boxes[tracker][index], seq.ground_truth[index])}")
+                  f"{label}; {_describe(boxes[tracker][index], seq.ground_truth[index], overlaps[tracker][index])}")
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{seq.name}.png"
@@ -150,8 +149,8 @@ def run_failures(args: argparse.Namespace) -> int:
         return 2
     trackers = summary.get("trackers", {})
     drawn = 0
+    names = [args.tracker] + ([args.baseline] if args.baseline else [])
     for seq in sequences:
-        names = [args.tracker] + ([args.baseline] if args.baseline else [])
         try:
             boxes = {n: _read_boxes(args.results / n / f"{seq.name}.txt", len(seq.frame_paths)) for n in names}
         except (OSError, ValueError) as err:

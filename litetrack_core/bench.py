@@ -36,8 +36,11 @@ import torch
 from litetrack_core.data.sequence import Sequence
 from litetrack_core.models.factory import count_parameters, run_variant
 from litetrack_core.models.litetrack import LiteTrack
-from litetrack_core.profiling import count_flops, cpu_model, peak_rss_mib
+from litetrack_core.profiling import count_flops, cpu_model, peak_rss_mib, rss_mib
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
+
+# Timed frames between samples of the process's resident memory.
+_RSS_EVERY = 100
 
 __all__ = ["BenchCase", "Variant", "bench_grounding", "parse_variant", "run_bench", "write_report"]
 
@@ -83,11 +86,13 @@ class BenchCase:
     keep_ratio: float
     cuda_graphs: bool
     engine: str = "torch"
+    memory_size: int = 0
 
     @property
     def label(self) -> str:
         graphs = " graphs" if self.cuda_graphs else ""
-        return f"{self.config} {self.variant.label} {self.engine} {self.precision} keep {self.keep_ratio:g}{graphs}"
+        memory = f" memory {self.memory_size}" if self.memory_size else ""
+        return f"{self.config} {self.variant.label} {self.engine} {self.precision} keep {self.keep_ratio:g}{graphs}{memory}"
 
 
 @dataclass
@@ -114,7 +119,7 @@ def run_bench(
     graphs for the ONNX engines (None: exported from the model)."""
     images = [sequence.frame(i) for i in range(min(len(sequence), frames + warmup + 1))]
     running = _start_cases(models, cases, sequence, images[0], device, target_runs, threads, graph_dir)
-    _time_frames(running, images, frames, warmup)
+    rss = _time_frames(running, images, frames, warmup)
     # Allocated memory is the process's: a case's own peak is only known when it runs alone.
     rows = [_row(run, images, device, alone=len(running) == 1) for run in running]
     _add_ratios(rows)
@@ -124,6 +129,7 @@ def run_bench(
         "torch": torch.__version__,
         "sequence": sequence.name,
         "peak_rss_mib": peak_rss_mib(),
+        "rss_mib": rss,
         "rows": rows,
     }
 
@@ -147,7 +153,7 @@ def _start_cases(
         key = (case.config, case.variant)
         if key not in variants:
             variants[key] = case.variant.apply(models[case.config])
-        config = TrackerConfig(regrounding=False, keep_ratio=case.keep_ratio)
+        config = TrackerConfig(regrounding=False, keep_ratio=case.keep_ratio, memory_size=case.memory_size)
         tracker = Tracker(variants[key], config, device, case.precision, case.cuda_graphs, engine=case.engine,
                           threads=threads, graph_dir=graph_dir if case.engine != "torch" else None)
         run = _Running(case, tracker)
@@ -158,14 +164,21 @@ def _start_cases(
     return running
 
 
-def _time_frames(running: list[_Running], images: list[np.ndarray], frames: int, warmup: int) -> None:
-    """``warmup`` then ``frames`` tracking steps per case, cycling through the frames after the first."""
+def _time_frames(running: list[_Running], images: list[np.ndarray], frames: int, warmup: int) -> list[tuple[int, float]]:
+    """``warmup`` then ``frames`` tracking steps per case, cycling through the frames after the first.
+    Returns the process's resident memory (timed frame, MiB) after the warm-up and every
+    ``_RSS_EVERY`` timed frames: it must not grow with the sequence's length."""
     order = list(range(1, len(images))) * ((frames + warmup) // max(1, len(images) - 1) + 1)
+    rss = []
     for n, index in enumerate(order[: frames + warmup]):
+        if n >= warmup and (n - warmup) % _RSS_EVERY == 0:
+            rss.append((n - warmup, rss_mib()))
         for run in running:  # interleaved: every case sees the same conditions
             timing = run.tracker.track(images[index]).timing
             if n >= warmup:
                 run.frames.append((timing.preprocess_ms, timing.model_ms, timing.postprocess_ms))
+    rss.append((frames, rss_mib()))
+    return rss
 
 
 def _row(run: _Running, images: list[np.ndarray], device: str, alone: bool) -> dict:
@@ -186,6 +199,7 @@ def _row(run: _Running, images: list[np.ndarray], device: str, alone: bool) -> d
         "keep_ratio": case.keep_ratio,
         "cuda_graphs": case.cuda_graphs,
         "engine": case.engine,
+        "memory_size": case.memory_size,
         "target_ms": statistics.median(run.target_ms),
         **_stats("pre", pre),
         **_stats("model", mod),
@@ -223,21 +237,22 @@ def _add_ratios(rows: list[dict]) -> None:
         if not r["asymmetric"] and r["keep_ratio"] == 1.0 and not r["cuda_graphs"] and r["engine"] == "torch"
     }
     eager = {
-        (r["config"], r["variant"], r["keep_ratio"]): r["total_median_ms"]
+        (r["config"], r["variant"], r["keep_ratio"], r["memory_size"]): r["total_median_ms"]
         for r in rows
         if r["engine"] == "torch" and r["precision"] == "fp32" and not r["cuda_graphs"]
     }
     for r in rows:
         ref = base.get((r["config"], r["precision"]))
         r["model_vs_base"] = None if ref is None else r["model_median_ms"] / ref
-        ref = eager.get((r["config"], r["variant"], r["keep_ratio"]))
+        ref = eager.get((r["config"], r["variant"], r["keep_ratio"], r["memory_size"]))
         r["step_vs_torch"] = None if ref is None else r["total_median_ms"] / ref
 
 
 @torch.no_grad()
 def _add_agreement(rows: list[dict], running: list[_Running], sequence: Sequence, images: list[np.ndarray]) -> None:
     """Same best cell / box IoU against the keep 1.0 case of the same variant, on crops around
-    the previous frame's ground truth (identical inputs for every case)."""
+    the previous frame's ground truth (identical inputs for every case); a case with a target memory
+    against the same case without one."""
     outputs = []
     for run in running:
         cells, boxes, feats = [], [], []
@@ -253,8 +268,9 @@ def _add_agreement(rows: list[dict], running: list[_Running], sequence: Sequence
         outputs.append((np.array(cells), np.array(boxes), torch.stack(feats)))
     by_case = {run.case: out for run, out in zip(running, outputs)}
     for row, run, (cells, boxes, feats) in zip(rows, running, outputs):
-        eager = dataclasses.replace(run.case, keep_ratio=1.0, engine="torch", precision="fp32", cuda_graphs=False)
-        ref = by_case.get(eager, by_case.get(dataclasses.replace(run.case, keep_ratio=1.0)))
+        eager = dataclasses.replace(run.case, keep_ratio=1.0, engine="torch", precision="fp32", cuda_graphs=False,
+                                    memory_size=0)
+        ref = by_case.get(eager, by_case.get(dataclasses.replace(run.case, keep_ratio=1.0, memory_size=0)))
         row["same_cell"] = None if ref is None else float(np.mean(cells == ref[0]))
         row["box_iou"] = None if ref is None else float(np.mean(_iou_cxcywh(boxes, ref[1])))
         row["target_cos"] = None if ref is None else _target_cosine(feats, ref[2], run.tracker.model.cfg.search_grid)
@@ -300,9 +316,12 @@ def write_report(report: dict, json_path: Path | None = None) -> str:
             f"{r['total_median_ms']:7.2f}/{r['total_p90_ms']:7.2f} {r['fps']:6.1f} {r['gflops']:5.1f} "
             f"{ratio:>7} {vs_torch:>8} {cell:>5} {iou:>5} {cos:>5} {peak:>7}"
         )
+    first, last = report["rss_mib"][0], report["rss_mib"][-1]
+    lines.append(f"resident memory: {first[1]:.0f} MiB after the warm-up, {last[1]:.0f} MiB after {last[0]} frames "
+                 f"({len(report['rss_mib'])} samples, every {_RSS_EVERY} frames)")
     lines.append(
         f"ms per call; target = set_target; vs base = model time / exact keep 1.0 eager of the same config and "
-        f"precision; vs torch = total step / torch eager fp32 of the same config, variant and keep; cell, IoU, cos = agreement with keep 1.0 of the same variant; peak RSS {report['peak_rss_mib']:.0f} MiB"
+        f"precision; vs torch = total step / torch eager fp32 of the same config, variant and keep; cell, IoU, cos = agreement with keep 1.0 of the same variant without memory; peak RSS {report['peak_rss_mib']:.0f} MiB"
     )
     return "\n".join(lines)
 

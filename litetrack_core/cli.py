@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from litetrack_core.clips import PEDESTRIAN
-from litetrack_core.engines.arguments import add_engine_arguments
+from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument
 from litetrack_core.engines.engine import ENGINES
 from litetrack_core.export.command import add_export_parser
 from litetrack_core.eval.command import add_eval_parser
@@ -65,6 +65,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from litetrack_core.tracking.load import load_tracker
+    from litetrack_core.tracking.tracker import TrackerConfig
     from litetrack_core.tracking.video import FrameSource, VideoSink, draw_result
     from litetrack_core.weights.checkpoint import CheckpointError
 
@@ -73,8 +74,8 @@ def _cmd_track(args: argparse.Namespace) -> int:
         return 2
     try:
         source = FrameSource(args.source)
-        tracker = load_tracker(args.checkpoint, args.config, args.device, precision=args.precision, engine=args.engine,
-                               threads=args.threads, graph_dir=args.onnx_dir)
+        tracker = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(memory_size=args.memory_size),
+                               precision=args.precision, engine=args.engine, threads=args.threads, graph_dir=args.onnx_dir)
     except (FileNotFoundError, ValueError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -167,6 +168,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         for keep in args.keep:
             if not 0 < keep <= 1:
                 raise ValueError(f"keep ratio {keep} must be in (0, 1]")
+        if any(args.memory_size) and "exact" in args.attention:
+            raise ValueError("a target memory (--memory-size > 0) needs --attention asymmetric only")
     except (ValueError, FileNotFoundError, OSError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -176,12 +179,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from litetrack_core.engines import RUNTIMES
 
     cases = [
-        BenchCase(name, variant, precision, keep, g, engine)
-        for name, variant, engine, precision, g, keep in itertools.product(
-            models, variants, args.engine, args.precision, graphs, args.keep)
+        BenchCase(name, variant, precision, keep, g, engine, memory)
+        for name, variant, engine, precision, g, keep, memory in itertools.product(
+            models, variants, args.engine, args.precision, graphs, args.keep, args.memory_size)
         if (precision != "int8" if engine == "torch" else precision in RUNTIMES[engine].precisions and not g)
     ]
-    skipped = len(models) * len(variants) * len(args.engine) * len(args.precision) * len(graphs) * len(args.keep) - len(cases)
+    skipped = len(models) * len(variants) * len(args.engine) * len(args.precision) * len(graphs) * len(args.keep) \
+        * len(args.memory_size) - len(cases)
     if skipped:
         print(f"{skipped} combinations skipped: an engine runs only its own precisions, and CUDA graphs are torch's",
               file=sys.stderr)
@@ -367,6 +371,7 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--config", help=f"model config (default: the checkpoint's, or {DEFAULT_CONFIG})")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     add_engine_arguments(t, default="auto")
+    add_memory_argument(t)
     t.set_defaults(func=_cmd_track)
 
 
@@ -388,6 +393,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "fp16", "bf16", "int8"],
                    help="precisions: torch autocast, an engine's own (OpenVINO bf16), int8 (onnxruntime, --onnx-dir)")
     b.add_argument("--keep", nargs="+", type=float, default=[1.0], help="keep ratios per pruning block (1.0: no pruning)")
+    b.add_argument("--memory-size", nargs="+", type=int, default=[0],
+                   help="target memory sizes, each a case (0: no memory; asymmetric models)")
     b.add_argument("--attention", nargs="+", default=["exact"], choices=["exact", "asymmetric"],
                    help="exact (UVLTrack) or asymmetric (target cached, search only per frame)")
     b.add_argument("--prune", nargs="+", metavar="SCORE@BLOCKS",

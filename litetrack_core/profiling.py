@@ -6,6 +6,7 @@ grounding a sentence on a whole frame (``forward``, flag 1). FLOPs count multipl
 
 from __future__ import annotations
 
+import os
 import platform
 import resource
 import statistics
@@ -88,6 +89,15 @@ def measure_latency(run: Callable[[], object], runs: int = 20, warmup: int = 3, 
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far, MiB (Linux ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    """Resident memory of this process now, MiB (Linux ``/proc/self/statm``; elsewhere the peak so far)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return peak_rss_mib()
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def cpu_model() -> str:

@@ -22,6 +22,7 @@ LAUNCH_ARGUMENTS = {
     "threads": ("0", "CPU threads of torch and the engine; 0: every core"),
     "keep_ratio": ("1.0", "search tokens kept at each pruning block, in (0, 1]; 1.0: no pruning (a float: 1.0, not 1)"),
     "latency_budget_ms": ("0.0", "tracker step budget (p90, ms) that chooses the keep ratio at run time; 0.0: off"),
+    "memory_size": ("0", "target memory: past frames kept besides the first template (0: off; asymmetric models)"),
     "params_file": ("", "parameters file (the launch file defaults it to the package's config/tracker.yaml)"),
     "namespace": ("", "namespace of the node"),
     "target_text": ("", "start tracking this target (words) right away"),
@@ -39,6 +40,7 @@ def node_overrides(values: dict) -> dict:
         "precision": values["precision"],
         "keep_ratio": values["keep_ratio"],
         "latency_budget_ms": values["latency_budget_ms"],
+        "memory_size": values["memory_size"],
         "target_text": values["target_text"],
     }
 

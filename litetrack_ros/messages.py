@@ -39,7 +39,8 @@ def detection(result: TrackResult, header: Header, label: str | None) -> Detecti
 
 def status(header: Header, result: TrackResult, text: str | None, processed: int, dropped: int) -> TrackStatus:
     """The TrackStatus of one frame's result: its state, score, step time, keep ratio and grounding
-    (the path that grounded words on this frame: "proposals", "model" or ""), with the node's counters."""
+    (the path that grounded words on this frame: "proposals", "model", "memory" or ""), the target memory's
+    fill and last write, with the node's counters."""
     return TrackStatus(
         header=header,
         state=STATE_CODES[result.state],
@@ -51,6 +52,8 @@ def status(header: Header, result: TrackResult, text: str | None, processed: int
         step_ms=float(result.timing.total_ms),
         grounding=result.grounding,
         grounding_score=0.0 if math.isnan(result.grounding_score) else float(result.grounding_score),
+        memory_entries=result.memory_entries,
+        memory_last_write=result.memory_last_write,
     )
 
 

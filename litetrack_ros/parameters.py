@@ -15,7 +15,8 @@ RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": Reliabi
 LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score", "scale_lr")
 # Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
 # tracker sets up its keep-ratio controller when it is made).
-TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms")
+TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms", "memory_size", "memory_interval", "memory_score",
+                  "memory_agreement")
 
 
 def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
@@ -58,6 +59,13 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
         "(0: off, keep_ratio is fixed); needs a model with pruning blocks",
         {"read_only": True, "floating_point_range": _float_range(0.0, 60000.0), "additional_constraints": "in [0, 60000] (0: off)"},
     ),
+    "memory_size": (0, "past frames the target memory holds besides the first template (0: off; asymmetric models)",
+                    {"read_only": True, "integer_range": _int_range(0, 64)}),
+    "memory_interval": (10, "frames between target memory writes", {"read_only": True, "integer_range": _int_range(1, 10000)}),
+    "memory_score": (0.5, "score a frame needs to be written to the target memory",
+                     {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
+    "memory_agreement": (0.8, "share of the first frame's agreement with the target (template, words) a frame needs "
+                              "to be written to the memory", {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
     "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),
     "max_image_pixels": (40_000_000, "images with more pixels are dropped, from the header before decoding (0: no bound)",

@@ -1,4 +1,5 @@
-"""The command line's engine options, shared by ``track``, ``eval`` and ``export``."""
+"""The command line's shared tracker options: the engine (``track``, ``eval``, ``export``) and the target
+memory (``track``, ``eval``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from litetrack_core.engines.engine import ENGINES
 
-__all__ = ["add_engine_arguments"]
+__all__ = ["add_engine_arguments", "add_memory_argument"]
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, default: str) -> None:
@@ -19,3 +20,9 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default: str) -> None:
                              "(onnxruntime, graphs from `litetrack export onnx --int8` in --onnx-dir)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads of torch and the engine (0: every core)")
     parser.add_argument("--onnx-dir", type=Path, help="graphs written by `litetrack export onnx` (default: exported at start)")
+
+
+def add_memory_argument(parser: argparse.ArgumentParser) -> None:
+    """``--memory-size``: the target memory's size (``tracking/memory.py``)."""
+    parser.add_argument("--memory-size", type=int, default=0,
+                        help="past frames the target memory holds besides the first template (0: off; asymmetric models)")

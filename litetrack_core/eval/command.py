@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from litetrack_core.clips import CLIPS
-from litetrack_core.engines.arguments import add_engine_arguments
+from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument
 from litetrack_core.eval.runner import MODES, evaluate, format_table
 from litetrack_core.tracking.types import FrameTracker
 
@@ -43,6 +43,7 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--config", help="LiteTrack model config name")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     add_engine_arguments(p, default="torch")
+    add_memory_argument(p)
     p.add_argument("--keep-ratio", type=float, default=1.0, help="search tokens kept per pruning block (1.0: none pruned)")
     p.add_argument("--grounding", default="proposals", choices=["proposals", "model"],
                    help="words -> box: the object detector's proposals ranked by the sentence (the model when they "
@@ -57,7 +58,7 @@ def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]
         from litetrack_core.tracking.load import load_tracker
         from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
-        loaded = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(keep_ratio=args.keep_ratio),
+        loaded = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(keep_ratio=args.keep_ratio, memory_size=args.memory_size),
                               precision=args.precision, proposals=args.grounding == "proposals", engine=args.engine,
                               threads=args.threads, graph_dir=args.onnx_dir)
         log.info("engine %s, precision %s", loaded.engine.name, loaded.precision)

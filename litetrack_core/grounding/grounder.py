@@ -158,18 +158,26 @@ class ProposalGrounder:
         """The target named by ``sentence`` on an RGB uint8 frame, or None when the proposals cannot
         say (no class named, none of its proposals, or the best below ``min_probability``).
         ``region``: the model's text-to-region score of a box, when the caller has it."""
+        ranked = self.rank(frame, sentence, region, top=1)
+        if not ranked or ranked[0].probability < self.weights.min_probability:
+            return None
+        return ranked[0]
+
+    def rank(self, frame: np.ndarray, sentence: str, region: RegionScore | None = None, top: int = 3) -> list[Grounding]:
+        """The ``top`` proposals of the named class, most probable first, whatever their probability
+        (part words: each placed on that person's head); [] when no class is named or none is found.
+        For callers that weigh the candidates with more than the sentence (the target memory)."""
         parsed = self.reader(sentence)
         if parsed.class_index is None:
-            return None
+            return []
         proposals = [p for p in self.detector(frame) if p.class_index == parsed.class_index]
         if not proposals:
-            return None
+            return []
         probability = self.weights.probability(features(frame, parsed, proposals, region))
-        best = int(np.argmax(probability))
-        if probability[best] < self.weights.min_probability:
-            return None
-        box = proposals[best].box_xywh_px
-        if parsed.part is not None and parsed.class_index == _PERSON:
-            box = part_box(self.pose(frame, box), self.weights.part_place)
-        return Grounding(box, float(probability[best]), COCO_CLASSES[parsed.class_index], len(proposals))
-
+        ranked = []
+        for i in np.argsort(-probability, kind="stable")[:top]:
+            box = proposals[i].box_xywh_px
+            if parsed.part is not None and parsed.class_index == _PERSON:
+                box = part_box(self.pose(frame, box), self.weights.part_place)
+            ranked.append(Grounding(box, float(probability[i]), COCO_CLASSES[parsed.class_index], len(proposals)))
+        return ranked

@@ -33,6 +33,7 @@ from torch import nn
 
 from litetrack_core.models.configs import ModelConfig
 from litetrack_core.models.head import CenterHead, ContrastivePrompter, Grounding, HeadOutput, grounding_of, select_by_flag
+from litetrack_core.models.memory import encode_memory, with_memory
 from litetrack_core.models.pruning import (
     PruneGate,
     SearchTokens,
@@ -416,13 +417,19 @@ class LiteTrack(nn.Module):
         context_mask: torch.Tensor,
         flag: torch.Tensor,
         keep_ratio: float = 1.0,
+        memory: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
     ) -> tuple[BackboneOutput, HeadOutput, torch.Tensor]:
         """Training / reference forward: prompts from this frame's own search as context.
 
         ``text`` may be already encoded (``encode_text``), as a tracker keeps it per target.
+        ``memory`` (B, K, 3, Tz, Tz) and ``memory_mask`` (B, K, Gz*Gz): past frames' template crops and
+        their cells read with the target (``models/memory.py``; asymmetric models).
         Returns (backbone output, head output with 2-column cont_score, prompts (B, 3, C)).
         """
         target = self.encode_target(template, text, flag)
+        if memory is not None:
+            target = with_memory(target, encode_memory(self, memory, memory_mask))
         feats = self.forward_backbone(target, search, keep_ratio)
         prompts = self.make_prompts(feats, template_mask, feats.search, context_mask, target.flag)
         head = self.head(feats.search, prompts, target.flag, grounding=target.grounding, kept=feats.kept)

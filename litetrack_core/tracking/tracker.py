@@ -18,7 +18,6 @@ without a grounder, the model's own grounding box. Every TrackResult says which 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -31,11 +30,14 @@ import torch
 from litetrack_core.engines.engine import GraphEngine, GraphStep, TorchEngine, create_engine
 from litetrack_core.engines.runtimes import EngineError
 from litetrack_core.models.head import HeadOutput
-from litetrack_core.models.litetrack import BBOX, NL, NLBBOX, BackboneOutput, LiteTrack, TargetState, TextFeatures
+from litetrack_core.models.litetrack import BBOX, NLBBOX, BackboneOutput, LiteTrack, TargetState, TextFeatures
 from litetrack_core.models.step import prepare_for_inference
 from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
-from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, letterbox, to_model_input
+from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, to_model_input
+from litetrack_core.tracking.grounding import model_grounding
+from litetrack_core.tracking.inputs import Box, check_box, check_frame
+from litetrack_core.tracking.memory import MemoryConfig, TargetMemory, agreement
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
 if TYPE_CHECKING:
@@ -46,9 +48,10 @@ __all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame"]
 
 log = logging.getLogger(__name__)
 
-Box = tuple[float, float, float, float]
 Precision = Literal["fp32", "fp16", "bf16", "int8"]
 # Autocast dtype of the torch work per precision; int8 is an engine's quantised graph (torch in fp32).
+# Proposals of the named class that re-grounding scores against the target memory.
+_MEMORY_CANDIDATES = 3
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": None}
 
 
@@ -72,6 +75,9 @@ class TrackerConfig:
         latency_budget_ms: when > 0, the keep ratio is chosen at run time so that the p90 of the
             per-frame step (pre-processing + model + post-processing) stays within this budget
             (``tracking/budget.py``); ``keep_ratio`` is then the starting point.
+        memory_size: past frames the target memory holds besides the first template (0: no memory;
+            asymmetric models; ``tracking/memory.py``). memory_interval: frames between writes.
+        memory_score, memory_agreement: what a frame needs to be written (``MemoryConfig``).
     """
 
     lost_score: float = 0.2
@@ -85,8 +91,17 @@ class TrackerConfig:
     scale_lr: float = 0.3
     keep_ratio: float = 1.0
     latency_budget_ms: float = 0.0
+    memory_size: int = 0
+    memory_interval: int = 10
+    memory_score: float = 0.5
+    memory_agreement: float = 0.8
+
+    @property
+    def memory(self) -> MemoryConfig:
+        return MemoryConfig(self.memory_size, self.memory_interval, self.memory_score, self.memory_agreement)
 
     def __post_init__(self) -> None:
+        self.memory  # refuses bad memory settings now
         for name in ("lost_score", "reground_score", "update_score"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -105,37 +120,6 @@ class TrackerConfig:
             raise ValueError(f"latency_budget_ms={self.latency_budget_ms} must be >= 0 (0: off)")
 
 
-def check_frame(frame: object) -> np.ndarray:
-    """Return ``frame`` if it is an RGB uint8 (H, W, 3) array with H, W > 0; else ``ValueError``."""
-    if frame is None:
-        raise ValueError("frame is None; expected an RGB uint8 array of shape (H, W, 3)")
-    if not isinstance(frame, np.ndarray):
-        raise ValueError(f"frame must be a numpy array (RGB uint8, H x W x 3), got {type(frame).__name__}")
-    if frame.ndim != 3 or frame.shape[2] != 3:
-        raise ValueError(f"frame must have shape (H, W, 3) (RGB), got {frame.shape}")
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
-        raise ValueError(f"frame is empty: shape {frame.shape}")
-    if frame.dtype != np.uint8:
-        raise ValueError(f"frame must be uint8 (0-255 RGB), got dtype {frame.dtype}")
-    return frame
-
-
-def check_box(box: object, frame_shape: tuple[int, ...]) -> Box:
-    """Validate an (x, y, w, h) pixel box against a frame; returns it as floats."""
-    try:
-        x, y, w, h = (float(v) for v in box)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(f"box must be 4 numbers (x, y, w, h) in pixels, got {box!r}") from None
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise ValueError(f"box must be finite, got {(x, y, w, h)}")
-    if w <= 0 or h <= 0:
-        raise ValueError(f"box size must be positive, got w={w}, h={h}")
-    fh, fw = frame_shape[:2]
-    if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:
-        raise ValueError(f"box {(x, y, w, h)} lies outside the {fw}x{fh} frame")
-    return x, y, w, h
-
-
 @dataclass
 class _Target:
     """Everything computed once per target, plus the loop's running state."""
@@ -152,6 +136,7 @@ class _Target:
     best_score: float = 0.0
     best_feats: BackboneOutput | None = None
     best_box_net: np.ndarray | None = None
+    memory: TargetMemory | None = None
 
 
 class Tracker:
@@ -207,6 +192,8 @@ class Tracker:
         grid = model.cfg.search_grid
         self._window = np.outer(np.hanning(grid), np.hanning(grid)).reshape(-1)
         self._target: _Target | None = None
+        if self.config.memory_size and not model.cfg.asymmetric:
+            raise ValueError(f"memory_size needs an asymmetric model (target keys cached); {model.cfg.name} is not")
         self.keep_ratio = self.config.keep_ratio
         self._budget: KeepRatioController | None = None
         if self.config.latency_budget_ms > 0:
@@ -273,9 +260,11 @@ class Tracker:
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         step = self.engine.frame_step(state, prompts)
         self._target = _Target(text, state, template_mask, step, np.array(box, dtype=np.float64))
+        if self.config.memory_size:
+            self._target.memory = self._new_memory(state, feats.search[0][context_mask[0]])
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
         return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
-                           grounding=path, grounding_score=score)
+                           grounding=path, grounding_score=score, **self._memory_status(self._target))
 
     def track(self, frame: np.ndarray) -> TrackResult:
         """The target on the next frame (RGB uint8, H x W x 3). Call ``set_target`` first."""
@@ -305,6 +294,8 @@ class Tracker:
         target.box = self._to_image(box_net, crop.resize_factor, target.box, frame.shape)
         self._remember_best(target, score, feats, box_net)
         grounding = self._update_state(target, frame, score)
+        if target.memory is not None:
+            self._remember_target(target, target.memory, frame, score, feats.search[0, best], grounding is not None)
         t3 = time.perf_counter()
         timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
         if self._budget is not None:
@@ -312,7 +303,7 @@ class Tracker:
         box = self._clip_to_frame(tuple(target.box), frame.shape)
         path, g_score, regrounded = grounding if grounding is not None else ("", float("nan"), False)
         return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio,
-                           path, g_score)
+                           path, g_score, **self._memory_status(target))
 
     def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
         """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels),
@@ -341,54 +332,39 @@ class Tracker:
         the proposal ranking (``training/ranking.py``)."""
         with torch.no_grad(), self._autocast():
             tokens = self.tokenizer(text)
-            return self._ground_model(check_frame(frame), self.model.encode_text(self._to_device(tokens)))
+            return model_grounding(self.model, check_frame(frame), self.model.encode_text(self._to_device(tokens)))
 
     # ------------------------------------------------------------------ steps
 
-    def _ground(self, frame: np.ndarray, text: str, text_feats: TextFeatures) -> tuple[Box, float, str]:
+    def _ground(self, frame: np.ndarray, text: str, text_feats: TextFeatures,
+                target: _Target | None = None) -> tuple[Box, float, str]:
         """Find the words on the whole frame: (box in image pixels, score, path): the best proposal
         and its probability ("proposals") when the grounder finds one, else the model's box and its
-        score at the chosen cell ("model")."""
-        box, score, region = self._ground_model(frame, text_feats)
+        score at the chosen cell ("model"). Re-grounding a ``target`` with a memory first scores the
+        candidates against it ("memory", ``_ground_with_memory``)."""
+        box, score, region = model_grounding(self.model, frame, text_feats)
+        if target is not None and target.memory is not None and len(target.memory) and self.grounder is not None:
+            found = self._ground_with_memory(target, frame, text, region)
+            if found is not None:
+                return found[0], found[1], "memory"
         if self.grounder is not None:
             found = self.grounder(frame, text, region)
             if found is not None:
                 return found.box_xywh_px, found.probability, "proposals"
         return box, score, "model"
 
-    def _ground_model(self, frame: np.ndarray, text_feats: TextFeatures):
-        """The model's grounding on the whole frame: (box in image pixels, score at the chosen cell,
-        region score: a box's peak of the grounding map, score x target probability, over the cells
-        whose centres lie in it, or the cell under its centre)."""
-        cfg = self.model.cfg
-        lb = letterbox(frame, cfg.search_size)
-        zeros = torch.zeros(1, 3, cfg.template_size, cfg.template_size, device=self.device)
-        no_z = torch.zeros(1, cfg.template_grid**2, dtype=torch.bool, device=self.device)
-        no_x = torch.zeros(1, cfg.search_grid**2, dtype=torch.bool, device=self.device)
-        flag = torch.tensor([NL], device=self.device)
-        _, head, _ = self.model(zeros, to_model_input(lb.image).to(self.device), text_feats, no_z, no_x, flag)
-        merged = head.score_map[0].reshape(-1) * head.target_prob[0]
-        cx, cy, w, h = (head.pred_boxes[0, 0].double().cpu().numpy() * cfg.search_size).tolist()
-        # Undo the letterbox exactly (the reference subtracts (W - H) / 2 in image pixels, which
-        # is off by the rounding of the padding: 0.47 px on the fixture's frame).
-        left, top = lb.rect_xywh_px[:2]
-        box = ((cx - w / 2 - left) / lb.scale, (cy - h / 2 - top) / lb.scale, w / lb.scale, h / lb.scale)
-        grid = cfg.search_grid
-        cells = merged.double().cpu().numpy().reshape(grid, grid)
-        centres = (np.arange(grid) + 0.5) * cfg.search_size / grid  # cell centres in the letterboxed square
-
-        def region(b: Box) -> float:
-            x0, y0 = b[0] * lb.scale + left, b[1] * lb.scale + top
-            x1, y1 = x0 + b[2] * lb.scale, y0 + b[3] * lb.scale
-            cols = np.flatnonzero((centres >= x0) & (centres <= x1))
-            rows = np.flatnonzero((centres >= y0) & (centres <= y1))
-            if cols.size and rows.size:
-                return float(cells[np.ix_(rows, cols)].max())
-            r = min(grid - 1, max(0, int((y0 + y1) / 2 * grid / cfg.search_size)))
-            c = min(grid - 1, max(0, int((x0 + x1) / 2 * grid / cfg.search_size)))
-            return float(cells[r, c])
-
-        return box, float(merged.max()), region
+    def _ground_with_memory(self, target: _Target, frame: np.ndarray, text: str, region) -> tuple[Box, float] | None:
+        """The sentence's best proposals (``rank``, whatever their probability) each scored by the
+        tracking step itself around them, which reads the first template and the memory: the best
+        probability x step score wins if its step score reaches ``lost_score``; else None."""
+        best: tuple[float, Box] | None = None
+        for found in self.grounder.rank(frame, text, region, top=_MEMORY_CANDIDATES):
+            _, search = self._search_input(frame, found.box_xywh_px)
+            _, head = target.step(search, self.keep_ratio if self.model.cfg.prune_blocks else 1.0)
+            step_score = float((head.score_map[0].reshape(-1) * head.target_prob[0]).max())
+            if step_score >= self.config.lost_score and (best is None or found.probability * step_score > best[0]):
+                best = (found.probability * step_score, found.box_xywh_px)
+        return None if best is None else (best[1], best[0])
 
     def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr``, kept
@@ -426,6 +402,35 @@ class Tracker:
             target.step.set_prompts(self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag))
             target.best_score = 0.0
 
+    def _new_memory(self, state: TargetState, target_cells: torch.Tensor) -> TargetMemory:
+        """An empty memory for a new target: its references are the last block's visual reference token
+        and, for a named target, the words'; the first frame's agreement is that of its best target cell
+        (``target_cells`` (n, C): the context crop's cells inside the box)."""
+        refs = state.vis_ref[0, -1:] if state.text.mask.sum() == 0 else torch.cat([state.vis_ref[0, -1:], state.txt_ref[0, -1:]])
+        first = torch.stack([agreement(cell, refs) for cell in target_cells]).amax(dim=0)
+        return TargetMemory(self.config.memory, refs, first)
+
+    def _remember_target(self, target: _Target, memory: TargetMemory, frame: np.ndarray, score: float,
+                         cell: torch.Tensor, grounded: bool) -> None:
+        """Offer this frame to the memory, and write when due (``tracking/memory.py``). Nothing is
+        written while LOST; a frame whose box came from words (re-grounding) is no candidate."""
+        if target.track_state is TrackState.LOST:
+            memory.drop_candidate()
+            return
+        if not grounded and memory.wants(score) and memory.agrees(cell):
+            cfg = self.model.cfg
+            crop = crop_around(frame, tuple(target.box), cfg.template_factor, cfg.template_size)
+            cells = self._mask(box_in_crop(tuple(target.box), crop.side_px), cfg.template_grid)
+            memory.offer(score, to_model_input(crop.image).to(self.device), cells)
+        if memory.write_due(target.frame_index):
+            memory.write(self.model, target.frame_index)
+            target.step = self.engine.frame_step(memory.state(target.state), target.step.prompts)
+
+    @staticmethod
+    def _memory_status(target: _Target) -> dict:
+        memory = target.memory
+        return {} if memory is None else {"memory_entries": len(memory), "memory_last_write": memory.last_write}
+
     def _update_state(self, target: _Target, frame: np.ndarray, score: float) -> tuple[str, float, bool] | None:
         """TRACKING <-> LOST from the score; re-ground words while LOST. Returns None when no grounding
         ran, else (path, grounding score, whether the target was taken from it)."""
@@ -443,7 +448,7 @@ class Tracker:
         target.lost_frames += 1
         if not (cfg.regrounding and target.text is not None) or target.lost_frames % cfg.reground_every:
             return None
-        box, g_score, path = self._ground(frame, target.text, target.state.text)
+        box, g_score, path = self._ground(frame, target.text, target.state.text, target)
         # A proposal is returned only when likely enough; the model's score has its own threshold.
         if path == "model" and g_score < cfg.reground_score:
             return path, g_score, False

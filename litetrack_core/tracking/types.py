@@ -55,9 +55,12 @@ class TrackResult:
     cell_index: the chosen cell of the search grid (row-major), -1 where none was chosen.
     keep_ratio: the share of search tokens kept at each pruning block for this frame (1.0: none pruned).
     grounding: how words placed the box on this frame: "proposals" (the detector's proposals ranked by
-        the sentence), "model" (the tracking model's own grounding), "" (no grounding on this frame).
+        the sentence), "model" (the tracking model's own grounding), "memory" (re-grounding: the sentence's best
+        proposals scored by the tracking step, which reads the target memory), "" (no grounding on this frame).
     grounding_score: the probability that the proposal is the target ("proposals"), the model's
         grounding score ("model"), NaN without grounding.
+    memory_entries: past frames in the target memory (besides the first template; 0 without memory).
+    memory_last_write: frame index of the memory's last write, -1 when none (or no memory).
     """
 
     frame_index: int
@@ -70,6 +73,8 @@ class TrackResult:
     keep_ratio: float = 1.0
     grounding: str = ""
     grounding_score: float = float("nan")
+    memory_entries: int = 0
+    memory_last_write: int = -1
 
 
 class FrameTracker(Protocol):

@@ -76,6 +76,7 @@ class TrainConfig:
     amp: bf16 autocast ("auto": on CUDA only; "on" also on a CPU, worth it where the CPU has
         bf16 matrix units such as AMX: 1.2-1.3x faster steps measured on this project's Xeon).
     max_gap, task_mix, augment: the sampler's (``training/sampling.py``).
+    memory_size: memory slots per tracking sample (0: no memory; ``models/memory.py``).
     num_workers: DataLoader workers per process. seed: everything random derives from it.
     log_every, save_every: steps between metric lines and between checkpoints.
     """
@@ -98,6 +99,7 @@ class TrainConfig:
     max_gap: int = 100
     task_mix: tuple[float, float, float] = (0.45, 0.11, 0.44)
     augment: bool = True
+    memory_size: int = 0
     num_workers: int = 0
     seed: int = 0
     log_every: int = 10
@@ -112,6 +114,8 @@ class TrainConfig:
             raise ValueError("datasets: give every dataset a weight, or none")
         if not isinstance(self.init, str) or not self.init:
             raise ValueError(f"init={self.init!r} must be packages, random or a checkpoint path")
+        if self.memory_size < 0:
+            raise ValueError(f"memory_size={self.memory_size} must be >= 0 (0: no memory)")
         for name in ("epochs", "samples_per_epoch", "batch_size", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")

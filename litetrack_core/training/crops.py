@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from litetrack_core.tracking.crop import crop_around, letterbox
+from litetrack_core.tracking.crop import box_in_crop, crop_around, letterbox
 
 __all__ = ["Crop", "Jitter", "clip_norm", "jittered_crop", "mirror", "whole_frame"]
 
@@ -40,6 +40,10 @@ class Jitter:
     template_scale: float = 0.0
     search_center: float = 3.5
     search_scale: float = 0.5
+    # Memory crops stand for the tracker's own boxes on past frames: off by a quarter of the target
+    # either way at most, and of a somewhat wrong size (ours; the reference trains no memory).
+    memory_center: float = 0.5
+    memory_scale: float = 0.15
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -50,7 +54,7 @@ class Jitter:
     @classmethod
     def off(cls) -> "Jitter":
         """No jitter: every crop centred on the target, of side sqrt(w*h) * factor."""
-        return cls(0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass
@@ -60,6 +64,7 @@ class Crop:
     center: tuple[float, float]
     side: int
     rect: tuple[int, int, int, int]  # rows r0:r1, columns c0:c1 of the image that show the frame
+    anchor: np.ndarray  # the jittered anchor, normalised to the crop (centred): what a tracker took for the box
 
 
 def jittered_crop(
@@ -97,7 +102,8 @@ def jittered_crop(
         side = crop.side_px
         # The tracker's convention: the crop's centre is the jittered box's centre.
         norm = clip_norm(np.array([0.5 + (tx - jcx) / side, 0.5 + (ty - jcy) / side, tw / side, th / side]))
-    return Crop(crop.image, norm, (jcx, jcy), crop.side_px, _frame_rect(frame.shape, box, crop.side_px, size))
+    return Crop(crop.image, norm, (jcx, jcy), crop.side_px, _frame_rect(frame.shape, box, crop.side_px, size),
+                box_in_crop(box, crop.side_px))
 
 
 def _frame_rect(shape: tuple[int, ...], box: tuple[float, float, float, float], side: int, size: int):

@@ -13,6 +13,11 @@ collate batches them; losses and the training loop consume them):
     flag           () int64, 0 = BBOX, 1 = NL (grounding), 2 = NLBBOX
     valid          () bool, False when the target is absent in the search frame
 
+and, when the sampler has a memory (``memory_size`` K > 0), ``MEMORY_KEYS``:
+
+    memory         (K, 3, Tz, Tz) float32, normalised template crops of past frames; zeros when empty
+    memory_mask    (K, Gz*Gz) bool, per slot the cells inside the box it was cut around (none: an empty slot)
+
 ``SampleInfo`` says where a sample came from. How samples are drawn: ``sampling``.
 """
 
@@ -27,7 +32,7 @@ from litetrack_core.models.configs import ModelConfig
 from litetrack_core.models.text import Tokenizer
 from litetrack_core.tracking.crop import cell_mask, to_model_input
 
-__all__ = ["SAMPLE_KEYS", "SampleInfo", "pack_sample", "to_input"]
+__all__ = ["MEMORY_KEYS", "SAMPLE_KEYS", "SampleInfo", "pack_sample", "to_input"]
 
 SAMPLE_KEYS = (
     "template",
@@ -40,6 +45,7 @@ SAMPLE_KEYS = (
     "flag",
     "valid",
 )
+MEMORY_KEYS = ("memory", "memory_mask")
 
 
 @dataclass(frozen=True)

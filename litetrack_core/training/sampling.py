@@ -23,6 +23,13 @@ reimplemented):
   ``grounding_frames`` frames (the reference takes them from the first 30: a sentence describes
   the start of a video), the whole frame letterboxed to the search size (``crops.whole_frame``),
   template zeros, flag 1.
+* Memory (``memory_size`` K > 0, the tracker's target memory, ``models/memory.py``): BBOX / NLBBOX
+  samples also get 0..K (uniformly) template crops of frames between template and search, the
+  ``MEMORY_WINDOW`` frames before the search frame, cut around the true box jittered as the tracker's
+  own boxes would be (``Jitter.memory_*``); one in ``MEMORY_MISTAKES`` is cut around a wrong place of
+  its frame, as a tracker writes its mistakes too. ``memory_mask`` marks each slot's cells inside that
+  jittered box (what the tracker took for the target: only those are read). Empty slots are zeros with
+  no cell marked; NL samples have none filled.
 
 Randomness: every sample is a function of (seed, epoch, index) alone: ``set_epoch`` picks the
 epoch (as ``DistributedSampler.set_epoch``), DDP ranks pass different seeds. Frame choice and
@@ -50,6 +57,7 @@ from litetrack_core.data.sequence import Sequence
 from litetrack_core.models.configs import ModelConfig, get_config
 from litetrack_core.models.litetrack import BBOX, NL, NLBBOX
 from litetrack_core.models.text import Tokenizer
+from litetrack_core.tracking.crop import cell_mask
 from litetrack_core.training.augment import Augmentation, photometric, swap_directions
 from litetrack_core.training.crops import Jitter, jittered_crop, mirror, whole_frame
 from litetrack_core.training.samples import SampleInfo, pack_sample, to_input
@@ -65,6 +73,10 @@ log = logging.getLogger(__name__)
 
 # UVLTrack's baseline: TRAIN.GROUNDING_RATIO 0.11, TRAIN.VL_RATIO 0.44, tracking the rest.
 DEFAULT_TASK_MIX = (0.45, 0.11, 0.44)
+# Memory crops come from the frames just before the search frame (a tracker's memory is recent),
+# and this share of them from a wrong place (module docstring).
+MEMORY_WINDOW = 30
+MEMORY_MISTAKES = 0.1
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,7 @@ class TrackingPairs(Dataset):
             False also draws frames where it is absent, giving samples with ``valid`` False.
         grounding_frames: NL samples take a frame among the first this many of a sequence.
         max_draws: draws tried for one sample before giving up (RuntimeError) on unusable data.
+        memory_size: memory slots per sample (0: no ``memory`` / ``memory_mask`` keys).
     """
 
     def __init__(
@@ -152,6 +165,7 @@ class TrackingPairs(Dataset):
         visible_search_only: bool = True,
         grounding_frames: int = 30,
         max_draws: int = 100,
+        memory_size: int = 0,
     ) -> None:
         self.cfg = get_config(model_cfg) if isinstance(model_cfg, str) else model_cfg
         self.tokenizer = tokenizer if tokenizer is not None else Tokenizer(self.cfg.max_text_tokens)
@@ -163,6 +177,9 @@ class TrackingPairs(Dataset):
                       max_draws=max_draws)
         if seed < 0:
             raise ValueError(f"seed={seed} must be >= 0")
+        if memory_size < 0:
+            raise ValueError(f"memory_size={memory_size} must be >= 0 (0: no memory)")
+        self.memory_size = int(memory_size)
         self.task_mix = _task_probabilities(task_mix)
         self.samples_per_epoch = int(samples_per_epoch)
         self.max_gap = int(max_gap)
@@ -293,6 +310,8 @@ class TrackingPairs(Dataset):
         if text is not None and flip:
             text = swap_directions(text)
         sample = pack_sample(cfg, self.tokenizer, to_input(t_img), s_img, t_norm, s_norm, text, flag, valid)
+        if self.memory_size:
+            sample.update(self._memory(seq, self._visible[si], t, s, flip, gray, rng, arng))
         info = SampleInfo(
             seq.name,
             flag,
@@ -329,10 +348,38 @@ class TrackingPairs(Dataset):
         text = swap_directions(text) if flip else text
         z = cfg.template_size
         sample = pack_sample(cfg, self.tokenizer, torch.zeros(3, z, z), image, None, norm, text, NL, True)
+        if self.memory_size:
+            sample.update(self._empty_memory())
         info = SampleInfo(seq.name, NL, None, s, True, bool(flip), text, tuple(float(v) for v in box), None, None)
         return sample, info
 
     # ------------------------------------------------------------------ pieces
+
+    def _memory(self, seq: Sequence, visible: np.ndarray, t: int, s: int, flip: bool, gray: bool,
+                rng: np.random.Generator, arng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """``memory`` (K, 3, Tz, Tz) and ``memory_mask`` (K, Gz*Gz) of a pair sample (module docstring)."""
+        out = self._empty_memory()
+        lo, hi = (t, s) if t < s else (s, t)
+        between = visible[(visible > lo) & (visible < hi) & (np.abs(visible - s) <= MEMORY_WINDOW)]
+        count = min(int(rng.integers(self.memory_size + 1)), between.size)
+        cfg, jit, aug = self.cfg, self.jitter, self.augmentation
+        for slot, m in enumerate(np.sort(rng.choice(between, count, replace=False)) if count else []):
+            frame = _read(seq, int(m))
+            box = _usable_box(seq, int(m), frame.shape)
+            if rng.random() < MEMORY_MISTAKES:  # the same size somewhere else in the frame
+                fh, fw = frame.shape[:2]
+                box = (rng.random() * max(1.0, fw - box[2]), rng.random() * max(1.0, fh - box[3]), box[2], box[3])
+            crop = jittered_crop(frame, box, None, jit.memory_center, jit.memory_scale, cfg.template_factor,
+                                 cfg.template_size, rng)
+            image = photometric(crop.image, crop.rect, gray, aug, arng)
+            out["memory"][slot] = to_input(np.fliplr(image) if flip else image)
+            out["memory_mask"][slot] = torch.from_numpy(cell_mask(crop.anchor, cfg.template_grid))
+        return out
+
+    def _empty_memory(self) -> dict[str, torch.Tensor]:
+        z = self.cfg.template_size
+        return {"memory": torch.zeros(self.memory_size, 3, z, z),
+                "memory_mask": torch.zeros(self.memory_size, self.cfg.template_grid**2, dtype=torch.bool)}
 
     def _frame_pair(self, si: int, rng: np.random.Generator) -> tuple[int, int]:
         """(template, search) frames: template visible, search after it within max_gap (before it

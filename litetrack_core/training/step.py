@@ -93,6 +93,8 @@ class TrainStep:
                 batch["template_mask"],
                 batch["context_mask"],
                 batch["flag"],
+                memory=batch.get("memory"),
+                memory_mask=batch.get("memory_mask"),
             )
             loss, stats = loss_terms(feats, head, batch, self.weights, self.keep_ratio_target)
         if "iou" not in stats:  # no sample with the target: keep the names fixed (DDP averages them)

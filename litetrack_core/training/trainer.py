@@ -85,6 +85,9 @@ def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
     if rank == 0:
         (out / "config.yaml").write_text(_yaml(cfg.to_dict()))
     run = _start(cfg, out, rank, world, device)
+    if cfg.memory_size and not run.model.cfg.asymmetric:
+        raise ValueError(f"memory_size={cfg.memory_size} needs an asymmetric model (target keys cached); "
+                         f"{run.model.cfg.name} is not")
     # Some parameters get no gradient in some batches (the grounding size tower without NL samples).
     net = DistributedDataParallel(run.model, find_unused_parameters=True) if world > 1 else run.model
     train_step = TrainStep(net, device, cfg.losses, cfg.keep_ratio_target, _autocast(cfg, device))
@@ -96,6 +99,7 @@ def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
         task_mix=cfg.task_mix,
         seed=cfg.seed,
         augment=cfg.augment,
+        memory_size=cfg.memory_size,
     )
     stop = cfg.total_steps if max_steps is None else min(cfg.total_steps, max_steps)
     _loop(run, train_step, data, stop)

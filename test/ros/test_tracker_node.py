@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import tiny_config
 from litetrack_core.models import create_model
@@ -59,7 +60,7 @@ def start_node(checkpoint, **overrides) -> subprocess.Popen:
     values = {name: default for name, (default, _) in LAUNCH_ARGUMENTS.items()}
     values.update(image_topic="/cam/image", checkpoint=str(checkpoint), device="cpu")
     values.update(overrides)
-    cmd = [sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, DEFAULT_PARAMS_FILE)]
+    cmd = [sys.executable, "-m", "litetrack_ros.tracker_node", *ros_args(values, values["params_file"] or DEFAULT_PARAMS_FILE)]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -529,6 +530,42 @@ def test_a_generous_budget_keeps_every_token(pruning_checkpoint, sequence, ros_n
         values = _diagnostics_after(g, 1 + BUDGET_FRAMES)
     assert ratios == [1.0] * BUDGET_FRAMES
     assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 10000.0
+
+
+@pytest.fixture(scope="module")
+def asymmetric_checkpoint(tmp_path_factory):
+    """The tiny model with its target cached (asymmetric): what the target memory needs."""
+    torch.manual_seed(0)
+    model = create_model(tiny_config(csa=True, asymmetric=True))
+    return save_checkpoint(model, tmp_path_factory.mktemp("ckpt") / "tiny_asymmetric.safetensors")
+
+
+def test_the_target_memory_fills_and_says_so(asymmetric_checkpoint, sequence, ros_node, spin_until, tmp_path):
+    """memory_size 2 (launch argument), a write every frame (parameters file): TrackStatus counts the
+    entries up to 2 and names the frame of the last write."""
+    params = yaml.safe_load(DEFAULT_PARAMS_FILE.read_text())
+    params["/**"]["ros__parameters"].update(memory_interval=1, memory_score=0.0, memory_agreement=0.0)
+    params_file = tmp_path / "memory.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    with running_node(asymmetric_checkpoint, ros_node, spin_until, "probe_memory", memory_size="2",
+                      params_file=str(params_file)) as g:
+        _set_box_target(g, sequence)
+        frames = sequence[0]
+        dets = g.track(frames[1:FRAMES], None)
+        stamps = [_ns(d.header.stamp) for d in dets]
+        assert g.spin_until(lambda: all(s in g.statuses for s in stamps), 5.0)
+        statuses = [g.statuses[s] for s in stamps]
+    entries = [s.memory_entries for s in statuses]
+    assert entries == sorted(entries) and entries[-1] == 2, entries  # fills, then stays at its size
+    writes = [s.memory_last_write for s in statuses]
+    assert all(w <= i + 1 for i, w in enumerate(writes)) and writes[-1] > 0, writes
+
+
+def test_memory_needs_an_asymmetric_model_and_the_node_says_so(checkpoint, ros_node, spin_until):
+    with running_node(checkpoint, ros_node, spin_until, "probe_memory_exact", memory_size="2") as g:
+        assert spin_until(lambda: any(d.status[0].level == d.status[0].ERROR for d in g.diagnostics), 5.0)
+        message = next(d.status[0].message for d in g.diagnostics if d.status[0].level == d.status[0].ERROR)
+        assert "memory_size needs an asymmetric model" in message, message
 
 
 def test_an_engine_that_cannot_run_here_leaves_the_node_up_saying_why(checkpoint, ros_node, spin_until):

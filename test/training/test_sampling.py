@@ -433,3 +433,37 @@ def test_default_collate_batches_four_samples(sequences, tokenizer):
     assert batch["text_ids"].shape == (4, 40) and batch["text_mask"].dtype == torch.int64
     assert batch["template_mask"].shape == (4, 36) and batch["context_mask"].shape == (4, 144)
     assert batch["search_box"].shape == (4, 4) and batch["flag"].shape == (4,) and batch["valid"].dtype == torch.bool
+
+
+def test_memory_slots_hold_past_crops_of_pair_samples_only(sequences, tokenizer):
+    """memory_size K: every sample has K template-sized slots; pair samples fill 0..K of them (real
+    crops, each with the cells of the box it was cut around: centred), grounding samples none; empty
+    slots are zeros with no cell; without a memory there are no such keys."""
+    k, z, gz = 3, CFG.template_size, CFG.template_grid
+    ds = pairs(sequences, tokenizer, n=48, seed=5, memory_size=k)
+    filled = []
+    for i in range(len(ds)):
+        sample, info = ds.draw(i)
+        memory, mask = sample["memory"], sample["memory_mask"]
+        assert memory.shape == (k, 3, z, z) and memory.dtype == torch.float32
+        assert mask.shape == (k, gz * gz) and mask.dtype == torch.bool
+        valid = mask.any(dim=1)
+        assert torch.isfinite(memory).all()
+        assert not memory[~valid].any()  # empty slots: zeros
+        for j in np.flatnonzero(valid.numpy()):
+            assert memory[j].std() > 0.1  # filled: an image
+            cells = mask[j].view(gz, gz)
+            rows, cols = np.flatnonzero(cells.any(dim=1)), np.flatnonzero(cells.any(dim=0))
+            assert cells[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()  # one box of cells ...
+            assert abs(rows[0] + rows[-1] + 1 - gz) <= 1 and abs(cols[0] + cols[-1] + 1 - gz) <= 1  # ... centred
+        assert not valid[int(valid.sum()):].any()  # filled slots first
+        if info.flag == 1:  # grounding: no past frames
+            assert not valid.any()
+        else:
+            filled.append(int(valid.sum()))
+    assert set(filled) == {0, 1, 2, 3}
+    again, _ = pairs(sequences, tokenizer, n=48, seed=5, memory_size=k).draw(7)
+    assert torch.equal(again["memory"], ds.draw(7)[0]["memory"])  # a function of seed, epoch and index
+    assert "memory" not in pairs(sequences, tokenizer, n=4, seed=5).draw(0)[0]
+    with pytest.raises(ValueError, match="memory_size=-1 must be >= 0"):
+        pairs(sequences, tokenizer, memory_size=-1)

@@ -112,6 +112,17 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, data):
     assert load_model(out / "last.safetensors")[0].prune_gate is not None
 
 
+def test_a_memory_run_trains_the_model_to_read_past_frames(tmp_path, data):
+    """memory_size 2: tracking samples carry past frames' crops, read as extra keys; the loss falls and
+    the checkpoint tracks with a memory."""
+    out = tmp_path / "memory"
+    done = _run([str(_config(tmp_path, data, memory_size=2, max_gap=30, epochs=4)), "--out", str(out)])
+    assert done.returncode == 0, done.stderr[-4000:]
+    losses = [m["total"] for m in _metrics(out)]
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3, losses
+    assert yaml.safe_load((out / "config.yaml").read_text())["memory_size"] == 2
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -125,6 +136,9 @@ def test_pruning_gate_is_trained_with_its_regulariser(tmp_path, data):
         ({"datasets": [{"path": "/a", "weight": 2, "repeat": 3}]}, "give weight or repeat, not both"),
         ({"datasets": [{"path": "/a", "weight": -1}]}, "weight=-1 must be a number > 0"),
         ({"datasets": [{"path": "/a", "task_mix": [0, 0]}]}, "task_mix=[0, 0] must be 3 numbers"),
+        ({"memory_size": -1}, "memory_size=-1 must be >= 0"),
+        ({"memory_size": 2, "model": {**TINY, "prune_blocks": [1], "asymmetric": False}},
+         "memory_size=2 needs an asymmetric model"),
     ],
 )
 def test_bad_configs_are_refused_clearly(tmp_path, data, changes, message):

@@ -78,6 +78,8 @@ def test_track_status_constants_and_fields():
         "step_ms": "float",  # float32
         "grounding": "string",
         "grounding_score": "float",  # float32
+        "memory_entries": "uint32",
+        "memory_last_write": "int64",
     }
     assert TrackStatus().state == TrackStatus.IDLE
 

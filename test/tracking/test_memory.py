@@ -194,7 +194,8 @@ def test_regrounding_scores_the_sentences_candidates_with_the_memory(sequence):
         assert all(r.state is TrackState.LOST for r in lost)
         x, y, w, h = lost[-1].box_xywh_px
         frame = moved.copy()
-        frame[int(max(0, y + h / 2 - 2.5 * h)):int(y + h / 2 + 2.5 * h), int(max(0, x + w / 2 - 2.5 * w)):int(x + w / 2 + 2.5 * w)] = 0
+        cx, cy = x + w / 2, y + h / 2  # its search region (4x the box) blacked out
+        frame[int(max(0, cy - 2.5 * h)):int(cy + 2.5 * h), int(max(0, cx - 2.5 * w)):int(cx + 2.5 * w)] = 0
         found = tracker.track(frame)
         assert found.grounding == path and found.regrounded and found.state is TrackState.TRACKING
         assert _iou(found.box_xywh_px, truth[11] - (300, 0, 0, 0)) > 0.7

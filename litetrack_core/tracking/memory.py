@@ -48,9 +48,9 @@ class MemoryConfig:
                 raise ValueError(f"memory_{name}={getattr(self, name)} must be in [0, 1]")
 
 
-def agreement(cell: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
-    """Cosine of one cell's features (C,) to each reference token (R, C): (R,)."""
-    return F.normalize(references.float(), dim=-1) @ F.normalize(cell.float(), dim=-1)
+def agreement(cells: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """Cosine of cells' features (..., C) to each reference token (R, C): (..., R)."""
+    return F.normalize(cells.float(), dim=-1) @ F.normalize(references.float(), dim=-1).T
 
 
 class TargetMemory:

@@ -407,7 +407,7 @@ class Tracker:
         and, for a named target, the words'; the first frame's agreement is that of its best target cell
         (``target_cells`` (n, C): the context crop's cells inside the box)."""
         refs = state.vis_ref[0, -1:] if state.text.mask.sum() == 0 else torch.cat([state.vis_ref[0, -1:], state.txt_ref[0, -1:]])
-        first = torch.stack([agreement(cell, refs) for cell in target_cells]).amax(dim=0)
+        first = agreement(target_cells, refs).amax(dim=0)
         return TargetMemory(self.config.memory, refs, first)
 
     def _remember_target(self, target: _Target, memory: TargetMemory, frame: np.ndarray, score: float,

@@ -18,6 +18,7 @@ import torch
 from conftest import tiny_config
 from litetrack_core.cli import main as cli
 from litetrack_core.data.load import load_dataset
+from litetrack_core.eval.metrics import iou
 from litetrack_core.models import create_model
 from litetrack_core.models.litetrack import BBOX
 from litetrack_core.models.memory import encode_memory, with_memory
@@ -198,7 +199,7 @@ def test_regrounding_scores_the_sentences_candidates_with_the_memory(sequence):
         frame[int(max(0, cy - 2.5 * h)):int(cy + 2.5 * h), int(max(0, cx - 2.5 * w)):int(cx + 2.5 * w)] = 0
         found = tracker.track(frame)
         assert found.grounding == path and found.regrounded and found.state is TrackState.TRACKING
-        assert _iou(found.box_xywh_px, truth[11] - (300, 0, 0, 0)) > 0.7
+        assert iou(np.array([found.box_xywh_px]), truth[11:12] - (300, 0, 0, 0))[0] > 0.7
 
 
 def test_bench_times_memory_sizes_as_cases_and_samples_resident_memory(tmp_path, capsys):
@@ -214,10 +215,3 @@ def test_bench_times_memory_sizes_as_cases_and_samples_resident_memory(tmp_path,
     assert all(r["step_vs_torch"] == 1.0 for r in report["rows"])  # each against itself: no memory-0 mix-up
     assert 0.0 <= report["rows"][1]["same_cell"] <= 1.0  # the memory case against the case without one
     assert [n for n, _ in report["rss_mib"]] == [0, 30] and all(m > 0 for _, m in report["rss_mib"])
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    inter = max(0.0, min(ax + aw, bx + bw) - max(ax, bx)) * max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    return inter / (aw * ah + bw * bh - inter)

@@ -71,6 +71,10 @@ class TrackerConfig:
         scale_lr: how far the box's width and height move toward the model's each frame (1.0: all
             the way, UVLTrack's loop; lower damps one-frame size jumps, as SiamRPN smooths size).
             0.3 was chosen on the real training corpus (docs/tracking.md), never the evaluation set.
+        aspect_anchor: how strongly the box's aspect ratio (w / h) is held to the first frame's, in
+            [0, 1]: the new aspect is first-frame^a x model's^(1 - a) (geometric), the area the
+            model's (after ``scale_lr``). 0: the model's shape (UVLTrack's loop); 1: the first
+            frame's shape kept, as correlation-filter trackers (CSRT) keep it.
         keep_ratio: search tokens kept at each of the model's pruning blocks (1.0: no pruning).
         latency_budget_ms: when > 0, the keep ratio is chosen at run time so that the p90 of the
             per-frame step (pre-processing + model + post-processing) stays within this budget
@@ -89,6 +93,7 @@ class TrackerConfig:
     update_score: float = 0.5
     clip_margin_px: float = 10.0
     scale_lr: float = 0.3
+    aspect_anchor: float = 0.5
     keep_ratio: float = 1.0
     latency_budget_ms: float = 0.0
     memory_size: int = 0
@@ -102,7 +107,7 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         self.memory  # refuses bad memory settings now
-        for name in ("lost_score", "reground_score", "update_score"):
+        for name in ("lost_score", "reground_score", "update_score", "aspect_anchor"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}={value} must be in [0, 1]")
@@ -129,6 +134,7 @@ class _Target:
     template_mask: torch.Tensor
     step: FrameStep | GraphStep  # the per-frame model call (the engine's), holding the prompts
     box: np.ndarray  # (x, y, w, h) float64, pixels, the state the next search is centred on
+    aspect: float  # w / h of the box the target was set with (``aspect_anchor``)
     frame_index: int = 0
     weak_frames: int = 0
     lost_frames: int = 0
@@ -259,7 +265,7 @@ class Tracker:
         feats = self.model.forward_backbone(state, context_in, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         step = self.engine.frame_step(state, prompts)
-        self._target = _Target(text, state, template_mask, step, np.array(box, dtype=np.float64))
+        self._target = _Target(text, state, template_mask, step, np.array(box, dtype=np.float64), box[2] / box[3])
         if self.config.memory_size:
             self._target.memory = self._new_memory(state, feats.search[0][context_mask[0]])
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
@@ -291,7 +297,7 @@ class Tracker:
         best = int(np.argmax(score_map * self._window * prob))
         score = float(score_map[best] * prob[best])
         box_net = bbox_map[best]
-        target.box = self._to_image(box_net, crop.resize_factor, target.box, frame.shape)
+        target.box = self._to_image(box_net, crop.resize_factor, target.box, frame.shape, target.aspect)
         self._remember_best(target, score, feats, box_net)
         grounding = self._update_state(target, frame, score)
         if target.memory is not None:
@@ -366,9 +372,11 @@ class Tracker:
                 best = (found.probability * step_score, found.box_xywh_px)
         return None if best is None else (best[1], best[0])
 
-    def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr``, kept
-        ``clip_margin_px`` inside the frame."""
+    def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...],
+                  aspect: float) -> np.ndarray:
+        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr``, its
+        shape pulled toward ``aspect`` (w / h) by ``aspect_anchor``, kept ``clip_margin_px`` inside
+        the frame."""
         size = self.model.cfg.search_size
         cx, cy, w, h = (box_net * np.float32(size / resize_factor)).astype(np.float64)
         half = 0.5 * size / resize_factor
@@ -377,6 +385,10 @@ class Tracker:
         lr = self.config.scale_lr
         if lr < 1.0:  # at 1.0 the model's size as it is, bit for bit
             w, h = prev[2] + lr * (w - prev[2]), prev[3] + lr * (h - prev[3])
+        anchor = self.config.aspect_anchor
+        if anchor > 0.0:  # at 0 the model's shape as it is, bit for bit
+            pull = (aspect * h / w) ** (anchor / 2)  # sqrt of the aspect's factor: area unchanged
+            w, h = w * pull, h / pull
         fh, fw = shape[:2]
         m = self.config.clip_margin_px
         x1, y1 = min(max(0.0, cx - w / 2), fw - m), min(max(0.0, cy - h / 2), fh - m)

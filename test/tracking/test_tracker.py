@@ -44,8 +44,8 @@ def _calls(module: torch.nn.Module) -> list[int]:
 def test_scale_lr_moves_the_size_part_of_the_way_and_leaves_the_centre(model, frames, clip):
     # Frame 50, where the walker is mid-frame (no clipping at the border); its groundtruth.txt box.
     start = tuple(float(v) for v in (clip / "groundtruth.txt").read_text().splitlines()[49].split(","))
-    full = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0))
-    damped = Tracker(model, TrackerConfig(lost_after=0, scale_lr=0.25))
+    full = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0, aspect_anchor=0.0))
+    damped = Tracker(model, TrackerConfig(lost_after=0, scale_lr=0.25, aspect_anchor=0.0))
     for tracker in (full, damped):
         tracker.set_target(frames[49], box=start)
     a, b = full.track(frames[50]), damped.track(frames[50])
@@ -54,6 +54,23 @@ def test_scale_lr_moves_the_size_part_of_the_way_and_leaves_the_centre(model, fr
     assert abs(aw - start[2]) > 1 and abs(ah - start[3]) > 1  # the model did change the size
     assert bw == pytest.approx(start[2] + 0.25 * (aw - start[2]))
     assert bh == pytest.approx(start[3] + 0.25 * (ah - start[3]))
+    assert (bx + bw / 2, by + bh / 2) == pytest.approx((ax + aw / 2, ay + ah / 2))
+
+
+@pytest.mark.parametrize("anchor", [0.5, 1.0])
+def test_aspect_anchor_pulls_the_shape_to_the_first_frames_and_keeps_area_and_centre(model, frames, clip, anchor):
+    start = tuple(float(v) for v in (clip / "groundtruth.txt").read_text().splitlines()[49].split(","))
+    free = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0, aspect_anchor=0.0))
+    held = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0, aspect_anchor=anchor))
+    for tracker in (free, held):
+        tracker.set_target(frames[49], box=start)
+    a, b = free.track(frames[50]), held.track(frames[50])
+    assert a.cell_index == b.cell_index
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a.box_xywh_px, b.box_xywh_px
+    first, model_aspect = start[2] / start[3], aw / ah
+    assert abs(math.log(model_aspect / first)) > 0.05  # the model did change the shape
+    assert bw / bh == pytest.approx(first**anchor * model_aspect ** (1 - anchor))
+    assert bw * bh == pytest.approx(aw * ah)
     assert (bx + bw / 2, by + bh / 2) == pytest.approx((ax + aw / 2, ay + ah / 2))
 
 

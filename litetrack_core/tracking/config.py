@@ -29,7 +29,9 @@ class TrackerConfig:
         aspect_anchor: how strongly the box's aspect ratio (w / h) is held to the first frame's, in
             [0, 1]: the new aspect is first-frame^a x model's^(1 - a) (geometric), the area the
             model's (after ``scale_lr``). 0: the model's shape (UVLTrack's loop); 1: the first
-            frame's shape kept, as correlation-filter trackers (CSRT) keep it.
+            frame's shape kept, as correlation-filter trackers (CSRT) keep it. The first frame's box
+            is the one given, or grounding's for words alone. 0.5 was chosen on the real training
+            corpus (docs/tracking.md), never the evaluation set.
         keep_ratio: search tokens kept at each of the model's pruning blocks (1.0: no pruning).
         latency_budget_ms: when > 0, the keep ratio is chosen at run time so that the p90 of the
             per-frame step (pre-processing + model + post-processing) stays within this budget

@@ -34,10 +34,10 @@ from litetrack_core.models.litetrack import BBOX, NLBBOX, BackboneOutput, LiteTr
 from litetrack_core.models.step import prepare_for_inference
 from litetrack_core.models.text import TokenizedText, Tokenizer
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
+from litetrack_core.tracking.config import TrackerConfig
 from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, to_model_input
 from litetrack_core.tracking.grounding import model_grounding
 from litetrack_core.tracking.inputs import Box, check_box, check_frame
-from litetrack_core.tracking.config import TrackerConfig
 from litetrack_core.tracking.memory import TargetMemory, agreement
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
@@ -318,7 +318,8 @@ class Tracker:
             w, h = prev[2] + lr * (w - prev[2]), prev[3] + lr * (h - prev[3])
         anchor = self.config.aspect_anchor
         if anchor > 0.0:  # at 0 the model's shape as it is, bit for bit
-            pull = (aspect * h / w) ** (anchor / 2)  # sqrt of the aspect's factor: area unchanged
+            # sqrt of the aspect's factor on each side: area unchanged; a zero side stays finite
+            pull = (aspect * max(h, 1e-6) / max(w, 1e-6)) ** (anchor / 2)
             w, h = w * pull, h / pull
         fh, fw = shape[:2]
         m = self.config.clip_margin_px

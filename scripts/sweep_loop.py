@@ -26,6 +26,7 @@ import torch
 
 from litetrack_core.data.load import load_dataset
 from litetrack_core.eval.metrics import sequence_scores
+from litetrack_core.eval.runner import run_sequence
 from litetrack_core.tracking.load import load_tracker
 from litetrack_core.tracking.tracker import TrackerConfig
 
@@ -49,12 +50,12 @@ def main() -> None:
     auc: dict[str, dict[str, float]] = {text: {} for text in configs}
     for seq in sequences:
         n = min(args.frames, len(seq))
-        frames, truth = [seq.frame(i) for i in range(n)], seq.ground_truth[:n]
+        head = dataclasses.replace(seq, frame_paths=seq.frame_paths[:n], ground_truth=seq.ground_truth[:n],
+                                   absent=seq.absent[:n], grounding_frames=None)
         for text, config in configs.items():
             tracker.config = config
-            boxes = [tracker.set_target(frames[0], box=tuple(float(v) for v in truth[0])).box_xywh_px]
-            boxes += [tracker.track(frame).box_xywh_px for frame in frames[1:]]
-            auc[text][seq.name] = 100 * sequence_scores(np.array(boxes), truth, seq.absent[:n]).auc
+            boxes, _ = run_sequence(tracker, head, "bbox")
+            auc[text][seq.name] = 100 * sequence_scores(boxes, head.ground_truth, head.absent).auc
         print(seq.name, " ".join(f"{auc[text][seq.name]:.1f}" for text in configs), flush=True)
     for text, per_sequence in auc.items():
         means = {half: np.mean([v for k, v in per_sequence.items() if k in names]) for half, names in halves.items()

@@ -57,6 +57,7 @@ def uvltrack_rule(conformance, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "uvltrack_rule.pth.tar"
     torch.save({"net": state, "epoch": 300}, path)
     model, report = load_model(path)
+    path.unlink()  # 650 MB that no test reads again
     return model, report, folder
 
 

@@ -12,7 +12,8 @@ __all__ = ["DEVICES", "ENGINES", "LIVE", "PARAMETERS", "RELIABILITY", "TRACKER_C
 DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 # Live-tunable parameters: each is the TrackerConfig field of the same name.
-LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score", "scale_lr", "aspect_anchor")
+LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score", "scale_lr", "scale_step",
+        "aspect_anchor")
 # Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
 # tracker sets up its keep-ratio controller when it is made).
 TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms", "memory_size", "memory_interval", "memory_score",
@@ -48,6 +49,8 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
     "reground_score": (0.4, "grounding score needed to resume tracking", {"floating_point_range": _float_range(0.0, 1.0)}),
     "scale_lr": (0.3, "how far the box's size moves toward the model's each frame (1.0: all the way, no damping)",
                  {"floating_point_range": _float_range(0.0, 1.0), "additional_constraints": "in (0, 1]"}),
+    "scale_step": (0.02, "the most the box's width and height may change from one tracked frame to the next, as a "
+                         "fraction (0: no bound)", {"floating_point_range": _float_range(0.0, 1.0)}),
     "aspect_anchor": (0.5, "how strongly the box's aspect ratio is held to the first frame's (0: the model's, 1: the first "
                            "frame's)", {"floating_point_range": _float_range(0.0, 1.0)}),
     "keep_ratio": (

@@ -305,9 +305,9 @@ class Tracker:
 
     def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...],
                   aspect: float) -> np.ndarray:
-        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr``, its
-        shape pulled toward ``aspect`` (w / h) by ``aspect_anchor``, kept ``clip_margin_px`` inside
-        the frame."""
+        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr`` and
+        bounded by ``scale_step``, its shape pulled toward ``aspect`` (w / h) by ``aspect_anchor``,
+        kept ``clip_margin_px`` inside the frame."""
         size = self.model.cfg.search_size
         cx, cy, w, h = (box_net * np.float32(size / resize_factor)).astype(np.float64)
         half = 0.5 * size / resize_factor
@@ -316,6 +316,10 @@ class Tracker:
         lr = self.config.scale_lr
         if lr < 1.0:  # at 1.0 the model's size as it is, bit for bit
             w, h = prev[2] + lr * (w - prev[2]), prev[3] + lr * (h - prev[3])
+        step = self.config.scale_step
+        if step > 0.0:  # at 0 no bound, bit for bit
+            w = min(max(w, prev[2] / (1 + step)), prev[2] * (1 + step))
+            h = min(max(h, prev[3] / (1 + step)), prev[3] * (1 + step))
         anchor = self.config.aspect_anchor
         if anchor > 0.0:  # at 0 the model's shape as it is, bit for bit
             # sqrt of the aspect's factor on each side: area unchanged; a zero side stays finite

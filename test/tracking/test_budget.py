@@ -308,6 +308,8 @@ def test_budget_needs_a_model_with_pruning_blocks():
         (dict(latency_budget_ms=-1.0), "latency_budget_ms"),
         (dict(scale_lr=0.0), "scale_lr"),
         (dict(scale_lr=1.5), "scale_lr"),
+        (dict(scale_step=-0.01), "scale_step"),
+        (dict(scale_step=1.5), "scale_step"),
         (dict(aspect_anchor=-0.1), "aspect_anchor"),
         (dict(aspect_anchor=1.5), "aspect_anchor"),
     ],

@@ -30,7 +30,7 @@ def data(uvltrack_rule):
 
 def _run(model, inputs, run, text, box):
     interval, threshold = RUNS[run]
-    tracker = Tracker(model, TrackerConfig(lost_after=0, regrounding=False, update_interval=interval, update_score=threshold, scale_lr=1.0, aspect_anchor=0.0))
+    tracker = Tracker(model, TrackerConfig(lost_after=0, regrounding=False, update_interval=interval, update_score=threshold, scale_lr=1.0, scale_step=0.0, aspect_anchor=0.0))
     frames = inputs["frames_rgb_u8"]
     tracker.set_target(frames[0], text=text, box=box)
     states = [tracker._target.box.copy()]  # the unclipped state the reference stores
@@ -61,7 +61,7 @@ def test_loop_matches_reference(data, run, mode):
 
 def test_grounding_undoes_the_letterbox_exactly(data):
     model, inputs, outputs = data
-    tracker = Tracker(model, TrackerConfig(lost_after=0, regrounding=False, scale_lr=1.0, aspect_anchor=0.0))
+    tracker = Tracker(model, TrackerConfig(lost_after=0, regrounding=False, scale_lr=1.0, scale_step=0.0, aspect_anchor=0.0))
     tracker.set_target(inputs["frames_rgb_u8"][0], text=str(inputs["sentence"]))
     ref = outputs["tracker/NL/grounding_box_xywh"]
     # 43 px of letterbox padding are 43 * 360 / 256 = 60.46875 image px; the reference used 60.

@@ -41,15 +41,22 @@ def _calls(module: torch.nn.Module) -> list[int]:
     return count
 
 
-def test_scale_lr_moves_the_size_part_of_the_way_and_leaves_the_centre(model, frames, clip):
-    # Frame 50, where the walker is mid-frame (no clipping at the border); its groundtruth.txt box.
+def _free_and_changed(model, frames, clip, **changes):
+    """Two trackers started on frame 50 of the clip (the walker mid-frame, no clipping at the border)
+    from its groundtruth.txt box: one with the loop's size and shape rules off, one with ``changes``
+    over those. The start box, the trackers and their results on frame 51."""
     start = tuple(float(v) for v in (clip / "groundtruth.txt").read_text().splitlines()[49].split(","))
-    full = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0, aspect_anchor=0.0))
-    damped = Tracker(model, TrackerConfig(lost_after=0, scale_lr=0.25, aspect_anchor=0.0))
-    for tracker in (full, damped):
+    free = dict(lost_after=0, scale_lr=1.0, scale_step=0.0, aspect_anchor=0.0)
+    trackers = Tracker(model, TrackerConfig(**free)), Tracker(model, TrackerConfig(**{**free, **changes}))
+    for tracker in trackers:
         tracker.set_target(frames[49], box=start)
-    a, b = full.track(frames[50]), damped.track(frames[50])
+    a, b = (tracker.track(frames[50]) for tracker in trackers)
     assert a.cell_index == b.cell_index  # the same choice of cell on the same frame
+    return start, trackers, a, b
+
+
+def test_scale_lr_moves_the_size_part_of_the_way_and_leaves_the_centre(model, frames, clip):
+    start, _, a, b = _free_and_changed(model, frames, clip, scale_lr=0.25)
     (ax, ay, aw, ah), (bx, by, bw, bh) = a.box_xywh_px, b.box_xywh_px
     assert abs(aw - start[2]) > 1 and abs(ah - start[3]) > 1  # the model did change the size
     assert bw == pytest.approx(start[2] + 0.25 * (aw - start[2]))
@@ -57,15 +64,23 @@ def test_scale_lr_moves_the_size_part_of_the_way_and_leaves_the_centre(model, fr
     assert (bx + bw / 2, by + bh / 2) == pytest.approx((ax + aw / 2, ay + ah / 2))
 
 
+def test_scale_step_bounds_the_size_change_of_one_frame_and_leaves_the_centre(model, frames, clip):
+    start, (_, bounded), a, b = _free_and_changed(model, frames, clip, scale_step=0.05)
+    (ax, ay, aw, ah), (bx, by, bw, bh) = a.box_xywh_px, b.box_xywh_px
+    for model_side, side, first in ((aw, bw, start[2]), (ah, bh, start[3])):
+        assert abs(math.log(model_side / first)) > math.log(1.05)  # the model changed it by more than the bound
+        assert side == pytest.approx(first * 1.05 if model_side > first else first / 1.05)
+    assert (bx + bw / 2, by + bh / 2) == pytest.approx((ax + aw / 2, ay + ah / 2))
+    for frame in frames[51:54]:  # and on every later frame, from the box the tracker holds
+        last = b.box_xywh_px
+        b = bounded.track(frame)
+        for now, before in zip(b.box_xywh_px[2:], last[2:]):
+            assert 1 / 1.05 - 1e-9 <= now / before <= 1.05 + 1e-9
+
+
 @pytest.mark.parametrize("anchor", [0.5, 1.0])
 def test_aspect_anchor_pulls_the_shape_to_the_first_frames_and_keeps_area_and_centre(model, frames, clip, anchor):
-    start = tuple(float(v) for v in (clip / "groundtruth.txt").read_text().splitlines()[49].split(","))
-    free = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0, aspect_anchor=0.0))
-    held = Tracker(model, TrackerConfig(lost_after=0, scale_lr=1.0, aspect_anchor=anchor))
-    for tracker in (free, held):
-        tracker.set_target(frames[49], box=start)
-    a, b = free.track(frames[50]), held.track(frames[50])
-    assert a.cell_index == b.cell_index
+    start, _, a, b = _free_and_changed(model, frames, clip, aspect_anchor=anchor)
     (ax, ay, aw, ah), (bx, by, bw, bh) = a.box_xywh_px, b.box_xywh_px
     first, model_aspect = start[2] / start[3], aw / ah
     assert abs(math.log(model_aspect / first)) > 0.05  # the model did change the shape

@@ -29,12 +29,12 @@ class TrackerConfig:
         scale_step: the most the box's width and height may change from one frame to the next, as a
             fraction of the last box's (0.02: 2 %, after ``scale_lr``; 0: no bound). Why: on video
             it never saw, the model's box can swell within a few frames over a passing neighbour (or
-            from a part to the whole), then follow the neighbour. Per tracked frame: at 30 frames/s, 0.02
-            still lets the box double in 1.2 s. 0.02 was chosen on the real training corpus
+            from a part to the whole), then follow the neighbour. Per tracked frame: at 30
+            frames/s, 0.02 still lets the box double in 1.2 s. 0.02 was chosen on the real training corpus
             (docs/tracking.md), never the evaluation set.
         aspect_anchor: how strongly the box's aspect ratio (w / h) is held to the first frame's, in
             [0, 1]: the new aspect is first-frame^a x model's^(1 - a) (geometric), the area the
-            model's (after ``scale_lr``). 0: the model's shape (UVLTrack's loop); 1: the first
+            model's (after ``scale_lr`` and ``scale_step``). 0: the model's shape (UVLTrack's loop); 1: the first
             frame's shape kept, as correlation-filter trackers (CSRT) keep it. The first frame's box
             is the one given, or grounding's for words alone. 0.5 was chosen on the real training
             corpus (docs/tracking.md), never the evaluation set.
@@ -56,8 +56,8 @@ class TrackerConfig:
     update_score: float = 0.5
     clip_margin_px: float = 10.0
     scale_lr: float = 0.3
-    aspect_anchor: float = 0.5
     scale_step: float = 0.02
+    aspect_anchor: float = 0.5
     keep_ratio: float = 1.0
     latency_budget_ms: float = 0.0
     memory_size: int = 0

@@ -96,9 +96,14 @@ class TrackerNode(Node):
         self._requests = TargetRequests(REQUEST_DEPTH)
         self._stop_requested = threading.Event()
         self._recent: deque[Image | CompressedImage] = deque(maxlen=8)
+        # Serialises the image callback with a request's queueing: otherwise a request could look
+        # for its frame just before the frame arrives and be queued just after the worker took
+        # (and dropped) it, then wait for a frame that nobody offers again (seen once in CI).
+        self._intake = threading.Lock()
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._last_processed = 0.0
+        self._last_msg: Image | CompressedImage | None = None  # the last frame set on or tracked
         self._entities: list = []  # what on_configure made, destroyed by on_cleanup / on_shutdown
         # Set once an activation has finished (the model loaded, or failed to): a target request that
         # arrives while the node configures or activates waits for it (request_timeout_s).
@@ -272,8 +277,9 @@ class TrackerNode(Node):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self.stats.arrived()
-        self._recent.append(msg)  # every received frame, so a stamped request finds dropped ones too
-        self.slot.put((msg, self.get_clock().now().nanoseconds))
+        with self._intake:
+            self._recent.append(msg)  # every received frame, so a stamped request finds dropped ones too
+            self.slot.put((msg, self.get_clock().now().nanoseconds))
 
     def _on_track_target(self, request: SetTarget.Request, response: SetTarget.Response) -> SetTarget.Response:
         try:
@@ -342,8 +348,8 @@ class TrackerNode(Node):
         request = None
         if served is not None:
             request, msg = served  # the frame the request names (this one, or a recent one)
-        elif not self.tracker.has_target:
-            return
+        elif not self.tracker.has_target or msg is self._last_msg:
+            return  # nothing to track, or the frame a request was just served on, offered again
         try:
             limit = self._p("max_image_pixels")
             frame = compressed_to_rgb(msg, limit) if isinstance(msg, CompressedImage) else image_to_rgb(msg, limit)
@@ -353,7 +359,7 @@ class TrackerNode(Node):
             if request is not None:
                 request.answer(False, f"the image to set the target on is unusable: {err}")
             return
-        self._last_processed = time.monotonic()
+        self._last_processed, self._last_msg = time.monotonic(), msg
         if request is not None:
             try:
                 self.state = TrackState.GROUNDING if request.box is None else self.state
@@ -421,17 +427,18 @@ class TrackerNode(Node):
     def _queue(self, request: TargetRequest) -> bool:
         """Hand a request to the worker (False: the queue is full). A stamp older than every recent
         frame is answered at once."""
-        named = None
-        if request.stamp_ns:
-            recent = list(self._recent)
-            named = next((m for m in recent if _ns(m.header.stamp) == request.stamp_ns), None)
-            if named is None and recent and request.stamp_ns < _ns(recent[-1].header.stamp):
-                request.answer(False, f"no frame with stamp {request.stamp_ns} ns among the recent ones")
-                return True
-        if not self._requests.submit(request):
-            return False
-        if named is not None:  # already received: offer it again, even if the camera has stopped
-            self.slot.put((named, self.get_clock().now().nanoseconds))
+        with self._intake:
+            named = None
+            if request.stamp_ns:
+                recent = list(self._recent)
+                named = next((m for m in recent if _ns(m.header.stamp) == request.stamp_ns), None)
+                if named is None and recent and request.stamp_ns < _ns(recent[-1].header.stamp):
+                    request.answer(False, f"no frame with stamp {request.stamp_ns} ns among the recent ones")
+                    return True
+            if not self._requests.submit(request):
+                return False
+            if named is not None:  # already received: offer it again, even if the camera has stopped
+                self.slot.put((named, self.get_clock().now().nanoseconds))
         return True
 
 

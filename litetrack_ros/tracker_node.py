@@ -11,7 +11,8 @@ Data flows one way: image message -> numpy frame -> Tracker -> TrackResult -> me
 callback only stores the newest message in a one-slot buffer; a worker thread converts it and
 runs the tracker, so inference never blocks the executor and stale frames are dropped (counted).
 Target requests are applied by the worker on the frame they name (or the next one), so the
-tracker is only ever touched by one thread.
+tracker is only ever touched by one thread; it then steps through a few of the frames that arrived
+meanwhile (``catch_up_frames``, litetrack_ros/intake.py) before it goes on with the newest.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 
+import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -50,8 +51,8 @@ from litetrack_core.tracking.types import TrackResult, TrackState
 from litetrack_core.tracking.video import draw_result
 from litetrack_ros import messages
 from litetrack_ros.diagnostics import NodeState, NodeStats, diagnostics
-from litetrack_ros.frame_slot import FrameSlot
 from litetrack_ros.image_conversion import ImageTooLarge, compressed_to_rgb, image_to_rgb, rgb_to_image
+from litetrack_ros.intake import Intake
 from litetrack_ros.msg import TrackStatus
 from litetrack_ros.parameters import DEVICES, ENGINES, LIVE, PARAMETERS, RELIABILITY, TRACKER_CONFIG, allowed
 from litetrack_ros.srv import SetTarget
@@ -87,7 +88,7 @@ class TrackerNode(Node):
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.stats = NodeStats()
         # (message, node-clock ns at arrival): arrival splits latency into transport and queueing.
-        self.slot: FrameSlot[tuple[Image | CompressedImage, int]] = FrameSlot()
+        self.intake: Intake[Image | CompressedImage] = Intake(lambda msg: _ns(msg.header.stamp))
         self.tracker: Tracker | None = None
         self.load_error: str | None = None
         self.state = TrackState.IDLE
@@ -95,11 +96,6 @@ class TrackerNode(Node):
         self.last_grounding: tuple[str, float] | None = None  # path and score of the last grounding by words
         self._requests = TargetRequests(REQUEST_DEPTH)
         self._stop_requested = threading.Event()
-        self._recent: deque[Image | CompressedImage] = deque(maxlen=8)
-        # Serialises the image callback with a request's queueing: otherwise a request could look
-        # for its frame just before the frame arrives and be queued just after the worker took
-        # (and dropped) it, then wait for a frame that nobody offers again (seen once in CI).
-        self._intake = threading.Lock()
         self._worker: threading.Thread | None = None
         self._running = threading.Event()
         self._last_processed = 0.0
@@ -277,9 +273,7 @@ class TrackerNode(Node):
 
     def _on_image(self, msg: Image | CompressedImage) -> None:
         self.stats.arrived()
-        with self._intake:
-            self._recent.append(msg)  # every received frame, so a stamped request finds dropped ones too
-            self.slot.put((msg, self.get_clock().now().nanoseconds))
+        self.intake.receive(msg, self.get_clock().now().nanoseconds)
 
     def _on_track_target(self, request: SetTarget.Request, response: SetTarget.Response) -> SetTarget.Response:
         try:
@@ -307,7 +301,7 @@ class TrackerNode(Node):
         if self.tracker is None:
             return False, self.load_error or "the node is not active", None
         req = TargetRequest(text, box, _ns(request.stamp))
-        if not self._queue(req):
+        if not self.intake.queue(req, self._requests):
             return False, f"{REQUEST_DEPTH} target requests are already waiting for frames; try again", None
         if not req.done.wait(timeout):
             self._requests.withdraw(req)
@@ -323,7 +317,7 @@ class TrackerNode(Node):
 
     def _work(self) -> None:
         while self._running.is_set():
-            item = self.slot.take(timeout=0.1)
+            item = self.intake.slot.take(timeout=0.1)
             if item is None or self.tracker is None:
                 continue
             if self._stop_requested.is_set():
@@ -342,46 +336,69 @@ class TrackerNode(Node):
 
     def _process(self, msg: Image | CompressedImage, arrived_ns: int) -> None:
         taken_ns = self.get_clock().now().nanoseconds
-        served = None
-        if len(self._requests):  # the recent frames are looked up only while a request waits (rarely)
-            served = self._requests.take(_ns(msg.header.stamp), {_ns(m.header.stamp): m for m in self._recent})
-        request = None
-        if served is not None:
-            request, msg = served  # the frame the request names (this one, or a recent one)
-        elif not self.tracker.has_target or msg is self._last_msg:
-            return  # nothing to track, or the frame a request was just served on, offered again
+        # The recent frames are looked up only while a request waits (rarely).
+        served = self.intake.serve(self._requests, msg) if len(self._requests) else None
+        if served is None:
+            if self.tracker.has_target and msg is not self._last_msg:  # not the frame a request was served on
+                self._step(msg, arrived_ns, taken_ns)
+            return
+        request, (msg, arrived_ns) = served  # the frame the request names (this one, or a recent one)
+        count, stamp = self._p("catch_up_frames"), _ns(msg.header.stamp)
+        if count:
+            self.intake.open_catch_up(stamp)
+        try:
+            done = self._set(request, msg, arrived_ns, taken_ns)
+        finally:
+            frames = self.intake.close_catch_up(count, stamp)
+        for msg, arrived_ns in frames if done else ():
+            self._step(msg, arrived_ns, self.get_clock().now().nanoseconds)
+
+    def _set(self, request: TargetRequest, msg: Image | CompressedImage, arrived_ns: int, taken_ns: int) -> bool:
+        """Serve ``request`` on ``msg``: set the target, answer, publish. False: refused (answered why)."""
+        frame = self._rgb(msg)
+        if isinstance(frame, str):
+            request.answer(False, f"the image to set the target on is unusable: {frame}")
+            return False
+        try:
+            self.state = TrackState.GROUNDING if request.box is None else self.state
+            result = self.tracker.set_target(frame, request.text, request.box)
+        except ValueError as err:
+            self.state = TrackState.TRACKING if self.tracker.has_target else TrackState.IDLE
+            request.answer(False, str(err))
+            return False
+        request.answer(True, f"tracking {request.text or 'box'} from {_fmt(result.box_xywh_px)}",
+                       messages.detection(result, msg.header, request.text))
+        _freeze_heap()  # a first grounding by words has loaded the object detector
+        self._publish(result, msg.header, frame)
+        self._account(msg.header, arrived_ns, taken_ns, result.timing.total_ms)
+        return True
+
+    def _step(self, msg: Image | CompressedImage, arrived_ns: int, taken_ns: int) -> None:
+        """Track the target on ``msg`` and publish the result."""
+        frame = self._rgb(msg)
+        if isinstance(frame, str):
+            return
+        result = self.tracker.track(frame)
+        self._publish(result, msg.header, frame)
+        self._account(msg.header, arrived_ns, taken_ns, result.timing.total_ms)
+
+    def _rgb(self, msg: Image | CompressedImage) -> np.ndarray | str:
+        """The message's frame (RGB uint8), or what is wrong with it (the frame is dropped, counted)."""
+        self._last_processed, self._last_msg = time.monotonic(), msg
         try:
             limit = self._p("max_image_pixels")
-            frame = compressed_to_rgb(msg, limit) if isinstance(msg, CompressedImage) else image_to_rgb(msg, limit)
+            return compressed_to_rgb(msg, limit) if isinstance(msg, CompressedImage) else image_to_rgb(msg, limit)
         except ValueError as err:
             self.stats.drop("too_large" if isinstance(err, ImageTooLarge) else "bad_image")
             self.get_logger().warning(f"bad image: {err}", throttle_duration_sec=1.0)
-            if request is not None:
-                request.answer(False, f"the image to set the target on is unusable: {err}")
-            return
-        self._last_processed, self._last_msg = time.monotonic(), msg
-        if request is not None:
-            try:
-                self.state = TrackState.GROUNDING if request.box is None else self.state
-                result = self.tracker.set_target(frame, request.text, request.box)
-            except ValueError as err:
-                self.state = TrackState.TRACKING if self.tracker.has_target else TrackState.IDLE
-                request.answer(False, str(err))
-                return
-            request.answer(True, f"tracking {request.text or 'box'} from {_fmt(result.box_xywh_px)}",
-                           messages.detection(result, msg.header, request.text))
-            _freeze_heap()  # a first grounding by words has loaded the object detector
-        else:
-            result = self.tracker.track(frame)
-        self._publish(result, msg.header, frame)
-        self._account(msg.header, arrived_ns, taken_ns, result.timing.total_ms)
+            return str(err)
 
     def _publish(self, result: TrackResult, header: Header, frame) -> None:
         self.state = result.state
         self.last_keep_ratio = result.keep_ratio
         text = self.tracker.target_text
         self.detection_pub.publish(messages.detection(result, header, text))
-        self.status_pub.publish(messages.status(header, result, text, self.stats.processed(), self.slot.dropped))
+        self.status_pub.publish(messages.status(header, result, text, self.stats.processed(), self.intake.slot.dropped))
         if result.grounding:
             self.last_grounding = (result.grounding, result.grounding_score)
         self.marker_pub.publish(messages.marker(result, header))
@@ -407,7 +424,7 @@ class TrackerNode(Node):
         self.diag_pub.publish(
             diagnostics(self.get_clock().now().to_msg(), self.stats, NodeState(
                 name=f"{self.get_name()}: tracker",
-                dropped=self.slot.dropped,
+                dropped=self.intake.slot.dropped,
                 device=device,
                 precision=precision,
                 engine=self.tracker.engine.name if self.tracker else self._p("engine"),
@@ -421,25 +438,6 @@ class TrackerNode(Node):
                 proposals=self.tracker is not None and self.tracker.grounder is not None,
             ))
         )
-
-    # ------------------------------------------------------------------ target requests
-
-    def _queue(self, request: TargetRequest) -> bool:
-        """Hand a request to the worker (False: the queue is full). A stamp older than every recent
-        frame is answered at once."""
-        with self._intake:
-            named = None
-            if request.stamp_ns:
-                recent = list(self._recent)
-                named = next((m for m in recent if _ns(m.header.stamp) == request.stamp_ns), None)
-                if named is None and recent and request.stamp_ns < _ns(recent[-1].header.stamp):
-                    request.answer(False, f"no frame with stamp {request.stamp_ns} ns among the recent ones")
-                    return True
-            if not self._requests.submit(request):
-                return False
-            if named is not None:  # already received: offer it again, even if the camera has stopped
-                self.slot.put((named, self.get_clock().now().nanoseconds))
-        return True
 
 
 def _ns(stamp) -> int:

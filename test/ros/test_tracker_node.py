@@ -223,6 +223,32 @@ def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mo
     assert float(values["keep_ratio"]) == 1.0 and float(values["latency_budget_ms"]) == 0.0
 
 
+def test_a_target_set_on_an_earlier_frame_is_followed_through_the_frames_since(graph, node_proc, checkpoint, sequence):
+    """Frames 0-6 arrive before the target is set on frame 0: the node steps through catch_up_frames
+    of frames 1-6, frame 6 included, as the library would on them, then goes on with frame 7."""
+    from litetrack_ros.parameters import PARAMETERS
+
+    frames, gt, _ = sequence
+    stamps = [time.time_ns() + i * 33_000_000 for i in range(FRAMES)]
+    before = max(int(_value(d, "frames_received") or 0) for d in graph.diagnostics)
+    for frame, stamp in zip(frames[:-1], stamps):
+        graph.publish(frame, stamp)
+    received = lambda: int(_value(graph.diagnostics[-1], "frames_received") or 0)  # noqa: E731
+    assert graph.spin_until(lambda: received() >= before + FRAMES - 1, 10.0)
+    answer = graph.call(graph.request(box=tuple(gt[0]), stamp_ns=stamps[0]))
+    assert answer.success, answer.message
+    assert graph.spin_until(lambda: stamps[-2] in graph.detections, 10.0), "the newest frame was not tracked"
+    caught_up = [i for i in range(1, FRAMES - 1) if stamps[i] in graph.detections]
+    assert len(caught_up) == PARAMETERS["catch_up_frames"][0] and caught_up[-1] == FRAMES - 2, caught_up
+
+    library = load_tracker(str(checkpoint), device="cpu")
+    library.set_target(frames[0], box=tuple(gt[0]))
+    for i in caught_up:
+        np.testing.assert_allclose(_xywh(graph.detections[stamps[i]]), library.track(frames[i]).box_xywh_px, atol=0.5)
+    (last,) = graph.track(frames[-1:], stamps[-1])
+    np.testing.assert_allclose(_xywh(last), library.track(frames[-1]).box_xywh_px, atol=0.5)
+
+
 def test_bad_input_never_stops_the_node(graph, node_proc, sequence):
     """A few hundred malformed images and requests, then the node still tracks."""
     from sensor_msgs.msg import CompressedImage, Image

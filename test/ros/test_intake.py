@@ -1,0 +1,87 @@
+"""The worker's frames without ROS (litetrack_ros/intake.py): newest, recent, catch-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litetrack_ros.intake import CATCH_UP_HELD, Intake
+from litetrack_ros.target_requests import TargetRequest, TargetRequests
+
+
+@dataclass(frozen=True)
+class Frame:
+    stamp: int  # ns
+
+
+def intake() -> Intake[Frame]:
+    return Intake(lambda f: f.stamp, recent=8)
+
+
+def test_a_request_for_a_frame_the_worker_dropped_gets_it_offered_again():
+    frames, requests = intake(), TargetRequests(depth=4)
+    frames.receive(Frame(100), 1)
+    assert frames.slot.take(0.0) == (Frame(100), 1)  # taken and dropped: no target yet
+    request = TargetRequest(None, (1.0, 2.0, 3.0, 4.0), 100)
+    assert frames.queue(request, requests)
+    msg, arrived = frames.slot.take(0.0)
+    assert (msg, arrived) == (Frame(100), 1)
+    assert frames.serve(requests, msg) == (request, (Frame(100), 1)) and not len(requests)
+
+
+def test_a_request_queued_before_its_frame_is_served_when_the_frame_arrives():
+    frames, requests = intake(), TargetRequests(depth=4)
+    request = TargetRequest("the car", None, 200)
+    assert frames.queue(request, requests) and frames.slot.take(0.0) is None
+    frames.receive(Frame(100), 1)
+    assert frames.serve(requests, Frame(100)) is None  # not this one: it waits on
+    frames.receive(Frame(200), 2)
+    msg, _ = frames.slot.take(0.0)
+    assert frames.serve(requests, msg) == (request, (Frame(200), 2))
+
+
+def test_a_stamp_older_than_every_recent_frame_is_refused_at_once():
+    frames, requests = intake(), TargetRequests(depth=4)
+    for stamp in (100, 200):
+        frames.receive(Frame(stamp), stamp)
+    request = TargetRequest("the car", None, 50)
+    assert frames.queue(request, requests)
+    assert request.done.is_set() and not request.success and "no frame with stamp 50" in request.message
+    assert not len(requests)
+
+
+def test_the_catch_up_spreads_over_the_frames_since_the_set_frame_and_ends_with_the_newest():
+    frames = intake()
+    for stamp in range(1, 4):
+        frames.receive(Frame(stamp), 0)
+    frames.open_catch_up(after_ns=1)  # frames 2 and 3 are already here
+    for stamp in range(4, 14):
+        frames.receive(Frame(stamp), 0)
+    chosen = [f.stamp for f, _ in frames.close_catch_up(4, after_ns=1)]
+    assert chosen == sorted(chosen) and len(chosen) == 4 and chosen[-1] == 13
+    assert set(chosen) <= set(range(2, 14)) and max(chosen[0] - 1, *(b - a for a, b in zip(chosen, chosen[1:]))) <= 4
+    frames.receive(Frame(14), 0)  # closed: no longer kept
+    frames.open_catch_up(after_ns=13)
+    assert [f.stamp for f, _ in frames.close_catch_up(4, after_ns=13)] == [14]
+
+
+def test_the_catch_up_skips_older_frames_and_takes_all_when_few():
+    frames = intake()
+    frames.receive(Frame(10), 0)
+    frames.open_catch_up(after_ns=10)
+    for stamp in (5, 11, 12):  # 5: out of order, before the set frame
+        frames.receive(Frame(stamp), 0)
+    assert [f.stamp for f, _ in frames.close_catch_up(4, after_ns=10)] == [11, 12]
+    frames.open_catch_up(after_ns=12)
+    frames.receive(Frame(13), 0)
+    assert frames.close_catch_up(0, after_ns=12) == []
+
+
+def test_a_long_catch_up_holds_a_bounded_number_of_frames_evenly_thinned():
+    frames = intake()
+    frames.open_catch_up(after_ns=0)
+    for stamp in range(1, 1001):
+        frames.receive(Frame(stamp), 0)
+    held = [f.stamp for f, _ in frames.close_catch_up(CATCH_UP_HELD * 2, after_ns=0)]
+    gaps = {b - a for a, b in zip(held, held[1:])}
+    assert CATCH_UP_HELD // 2 <= len(held) <= CATCH_UP_HELD and len(gaps) == 1, held
+    assert held[0] <= gaps.pop() and held[-1] > 1000 - 2 * (held[1] - held[0])  # over the whole wait

@@ -25,10 +25,26 @@ import numpy as np
 import torch
 
 from litetrack_core.data.load import load_dataset
+from litetrack_core.data.sequence import Sequence
 from litetrack_core.eval.metrics import sequence_scores
 from litetrack_core.eval.runner import run_sequence
 from litetrack_core.tracking.load import load_tracker
 from litetrack_core.tracking.tracker import TrackerConfig
+
+
+def corpus_halves(corpus: str, half: str) -> tuple[list[Sequence], dict[str, set[str]]]:
+    """The corpus's sequences sorted by name (only those of ``half``, "A" or "B", unless "both")
+    and the names in each half: A = even places, B = odd places."""
+    sequences = sorted(load_dataset(corpus), key=lambda s: s.name)
+    halves = {"A": {s.name for s in sequences[0::2]}, "B": {s.name for s in sequences[1::2]}}
+    return (sequences if half == "both" else [s for s in sequences if s.name in halves[half]]), halves
+
+
+def half_means(per_sequence: dict[str, float], halves: dict[str, set[str]]) -> str:
+    """'A 51.20 B 49.87': the mean of ``per_sequence`` over each half that has sequences in it."""
+    means = {half: np.mean([v for k, v in per_sequence.items() if k in names]) for half, names in halves.items()
+             if any(k in names for k in per_sequence)}
+    return " ".join(f"{half} {value:.2f}" for half, value in means.items())
 
 
 def main() -> None:
@@ -42,10 +58,7 @@ def main() -> None:
     args = parser.parse_args()
     configs = {text: dataclasses.replace(TrackerConfig(), **json.loads(text)) for text in args.settings}
     torch.set_num_threads(1)
-    sequences = sorted(load_dataset(args.corpus), key=lambda s: s.name)
-    halves = {"A": {s.name for s in sequences[0::2]}, "B": {s.name for s in sequences[1::2]}}
-    if args.half != "both":
-        sequences = [s for s in sequences if s.name in halves[args.half]]
+    sequences, halves = corpus_halves(args.corpus, args.half)
     tracker = load_tracker(args.checkpoint or None, proposals=False, threads=1)
     auc: dict[str, dict[str, float]] = {text: {} for text in configs}
     for seq in sequences:
@@ -58,10 +71,7 @@ def main() -> None:
             auc[text][seq.name] = 100 * sequence_scores(boxes, head.ground_truth, head.absent).auc
         print(seq.name, " ".join(f"{auc[text][seq.name]:.1f}" for text in configs), flush=True)
     for text, per_sequence in auc.items():
-        means = {half: np.mean([v for k, v in per_sequence.items() if k in names]) for half, names in halves.items()
-                 if any(k in names for k in per_sequence)}
-        print(text, " ".join(f"{half} {value:.2f}" for half, value in means.items()),
-              f"all {np.mean(list(per_sequence.values())):.2f}")
+        print(text, half_means(per_sequence, halves), f"all {np.mean(list(per_sequence.values())):.2f}")
     if args.json:
         args.json.write_text(json.dumps(auc, indent=1))
 

@@ -7,8 +7,8 @@
   words takes about 0.4 s on a CPU, a dozen frames at 30 Hz, and a tracker that jumps from the set
   frame to the newest searches where the target was, not where it went (the packaged clip's named
   walker, set on frame 0 and first tracked on frame 13, is behind another walker there and lost for
-  good; tracked through 4 frames in between, it is followed). The worker steps through a few of them,
-  evenly spaced, before it goes on with the newest.
+  good; tracked through frames in between, it is followed; docs/engines.md has the corpus's
+  figures). The worker steps through some of them, evenly spaced, before it goes on with the newest.
 
 Frames are items ``(message, arrival time in ns)``; ``stamp_of(message)`` is the message's stamp in ns.
 """

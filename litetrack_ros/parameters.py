@@ -71,7 +71,7 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
                      {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "memory_agreement": (0.8, "share of the first frame's agreement with the target (template, words) a frame needs "
                               "to be written to the memory", {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
-    "catch_up_frames": (4, "after a target is set, the tracker steps through this many of the frames that arrived "
+    "catch_up_frames": (8, "after a target is set, the tracker steps through this many of the frames that arrived "
                            "meanwhile (evenly spaced) before the newest; 0: straight to the newest",
                         {"integer_range": _int_range(0, 16)}),
     "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),

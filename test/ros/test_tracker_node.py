@@ -225,7 +225,8 @@ def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mo
 
 def test_a_target_set_on_an_earlier_frame_is_followed_through_the_frames_since(graph, node_proc, checkpoint, sequence):
     """Frames 0-6 arrive before the target is set on frame 0: the node steps through catch_up_frames
-    of frames 1-6, frame 6 included, as the library would on them, then goes on with frame 7."""
+    of frames 1-6 (all of them when it is 6 or more), frame 6 included, as the library would on
+    them, then goes on with frame 7."""
     from litetrack_ros.parameters import PARAMETERS
 
     frames, gt, _ = sequence
@@ -239,7 +240,7 @@ def test_a_target_set_on_an_earlier_frame_is_followed_through_the_frames_since(g
     assert answer.success, answer.message
     assert graph.spin_until(lambda: stamps[-2] in graph.detections, 10.0), "the newest frame was not tracked"
     caught_up = [i for i in range(1, FRAMES - 1) if stamps[i] in graph.detections]
-    assert len(caught_up) == PARAMETERS["catch_up_frames"][0] and caught_up[-1] == FRAMES - 2, caught_up
+    assert len(caught_up) == min(PARAMETERS["catch_up_frames"][0], FRAMES - 2) and caught_up[-1] == FRAMES - 2, caught_up
 
     library = load_tracker(str(checkpoint), device="cpu")
     library.set_target(frames[0], box=tuple(gt[0]))

@@ -33,6 +33,8 @@ from typing import Any
 
 import pytest
 
+from litetrack_ros.dds_shm import remove_orphaned_segments
+
 if "rclpy" in sys.modules and getattr(sys.modules["rclpy"], "ok", lambda: False)():
     # Too late to set the environment for an already initialised default context.
     raise RuntimeError("rclpy was initialised before test/ros/conftest.py set the ROS environment")
@@ -61,6 +63,12 @@ os.environ.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
 os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "config", "fastdds_large_images.xml"
 )
+
+# What killed processes of earlier runs left in /dev/shm is memory this session may need (CI was
+# killed for want of it once, with 19 GB of them there): removed, as `fastdds shm clean` would.
+_removed, _freed = remove_orphaned_segments()
+if _removed:
+    print(f"test/ros: removed {_removed} orphaned Fast DDS segments ({_freed / 2**20:.0f} MiB) from /dev/shm", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from conftest import tiny_config
 from litetrack_core.models import create_model
 from litetrack_core.tracking.load import load_tracker
 from litetrack_core.weights.checkpoint import save_checkpoint
+from litetrack_ros.dds_shm import orphaned_segments
 from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros_args
 
 pytestmark = pytest.mark.slow
@@ -457,14 +458,17 @@ def test_an_image_declaring_a_huge_size_is_dropped_before_decoding(checkpoint, s
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_straight_after_start_ends_the_node_cleanly(checkpoint, ros_node, spin_until, signum):
-    """Ctrl-C, or launch's SIGTERM, as soon as the node serves: exit status 0 and no traceback
-    (rclpy's own handlers raced the executor here)."""
+    """Ctrl-C, or launch's SIGTERM, as soon as the node serves: exit status 0, no traceback (rclpy's
+    own handlers raced the executor here), and no shared memory left behind (the node's frozen
+    heap kept its DDS participant's 32 MB segment in /dev/shm after every run)."""
     proc = start_node(checkpoint)
     try:
         Graph(ros_node(f"probe_signal_{signum}"), spin_until).ready()
+        orphans_before = set(orphaned_segments())
     finally:
         rc, out = stop_node(proc, signum)
     assert rc == 0 and "Traceback" not in out, out
+    assert set(orphaned_segments()) - orphans_before == set()
 
 
 def test_live_parameters_are_validated(graph):

@@ -13,7 +13,7 @@ DEVICES = ("auto", "cpu", "cuda")
 RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 # Live-tunable parameters: each is the TrackerConfig field of the same name.
 LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_score", "scale_lr", "scale_step",
-        "aspect_anchor")
+        "aspect_anchor", "words_in_step")
 # Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
 # tracker sets up its keep-ratio controller when it is made).
 TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms", "memory_size", "memory_interval", "memory_score",
@@ -53,6 +53,8 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
                          "fraction (0: no bound)", {"floating_point_range": _float_range(0.0, 1.0)}),
     "aspect_anchor": (0.5, "how strongly the box's aspect ratio is held to the first frame's (0: the model's, 1: the first "
                            "frame's)", {"floating_point_range": _float_range(0.0, 1.0)}),
+    "words_in_step": (False, "words + box: the words also condition every frame's model call (UVLTrack's), or only "
+                             "find the target again while LOST (false); from the next target on", {}),
     "keep_ratio": (
         1.0,
         "search tokens kept at each of the model's pruning blocks (1.0: no pruning); with latency_budget_ms, the starting ratio",

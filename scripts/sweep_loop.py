@@ -1,8 +1,9 @@
 """Choose a tracking-loop setting on the real corpus, never on the evaluation sequences.
 
-Box mode (the first frame's true box), the first ``--frames`` frames of each corpus sequence, one
-tracker per setting; prints per sequence and per half the mean success AUC (%). Halves: the corpus's
-sequences sorted by name, A = even places (choose on it), B = odd places (check the choice on it).
+Box mode (the first frame's true box; ``--mode nlbbox``: and the sequence's sentence), the first
+``--frames`` frames of each corpus sequence, one tracker per setting; prints per sequence and per
+half the mean success AUC (%). Halves: the corpus's sequences sorted by name, A = even places
+(choose on it), B = odd places (check the choice on it).
 Use a model that never trained on the corpus (the stage-2 file, ``git show
 336e07a:litetrack_core/weights/default/litetrack-s168.safetensors``) when the setting is meant for
 video the model has not seen: a model scores sequences it trained on differently.
@@ -54,6 +55,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="", help="model (default: the packaged default model)")
     parser.add_argument("--frames", type=int, default=50, help="first frames of each sequence")
     parser.add_argument("--half", choices=("A", "B", "both"), default="both")
+    parser.add_argument("--mode", choices=("bbox", "nlbbox"), default="bbox",
+                        help="the first frame's true box, or the box and the sequence's sentence")
     parser.add_argument("--json", type=Path, help="write per-setting, per-sequence AUC here")
     args = parser.parse_args()
     configs = {text: dataclasses.replace(TrackerConfig(), **json.loads(text)) for text in args.settings}
@@ -67,7 +70,7 @@ def main() -> None:
                                    absent=seq.absent[:n], grounding_frames=None)
         for text, config in configs.items():
             tracker.config = config
-            boxes, _ = run_sequence(tracker, head, "bbox")
+            boxes, _ = run_sequence(tracker, head, args.mode)
             auc[text][seq.name] = 100 * sequence_scores(boxes, head.ground_truth, head.absent).auc
         print(seq.name, " ".join(f"{auc[text][seq.name]:.1f}" for text in configs), flush=True)
     for text, per_sequence in auc.items():

@@ -38,6 +38,10 @@ class TrackerConfig:
             frame's shape kept, as correlation-filter trackers (CSRT) keep it. The first frame's box
             is the one given, or grounding's for words alone. 0.5 was chosen on the real training
             corpus (docs/tracking.md), never the evaluation set.
+        words_in_step: with both words and a box, the words also condition every frame's model call
+            (UVLTrack's NL+BBOX, True), or only name the target for finding it again while LOST
+            (False: each frame's call is box mode's). Words alone always condition it. False was
+            chosen on the real training corpus (docs/tracking.md), never the evaluation set.
         keep_ratio: search tokens kept at each of the model's pruning blocks (1.0: no pruning).
         latency_budget_ms: when > 0, the keep ratio is chosen at run time so that the p90 of the
             per-frame step (pre-processing + model + post-processing) stays within this budget
@@ -58,6 +62,7 @@ class TrackerConfig:
     scale_lr: float = 0.3
     scale_step: float = 0.02
     aspect_anchor: float = 0.5
+    words_in_step: bool = False
     keep_ratio: float = 1.0
     latency_budget_ms: float = 0.0
     memory_size: int = 0

@@ -61,6 +61,7 @@ class _Target:
     """Everything computed once per target, plus the loop's running state."""
 
     text: str | None
+    words: TextFeatures  # the text's features, for grounding by words (empty without text)
     state: TargetState  # the model's cached target (text features, template; all blocks if asymmetric)
     template_mask: torch.Tensor
     step: FrameStep | GraphStep  # the per-frame model call (the engine's), holding the prompts
@@ -181,22 +182,27 @@ class Tracker:
         cfg = self.model.cfg
         tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(cfg.max_text_tokens)
         text_feats = self.model.encode_text(self._to_device(tokens))
-        score, path = float("nan"), ""
+        score, path, box_given = float("nan"), "", box
         if box is None:
             box, score, path = self._ground(frame, text, text_feats)
-        flag = torch.tensor([BBOX if text is None else NLBBOX], device=self.device)
+        # Words + box: the words condition each frame's model call too, unless the loop keeps them
+        # for finding the target again (``words_in_step``).
+        in_step = text is not None and (box_given is None or self.config.words_in_step)
+        step_text = text_feats if in_step or text is None else self.model.encode_text(
+            self._to_device(TokenizedText.empty(cfg.max_text_tokens)))
+        flag = torch.tensor([NLBBOX if in_step else BBOX], device=self.device)
         template = crop_around(frame, box, cfg.template_factor, cfg.template_size)
         context = crop_around(frame, box, cfg.search_factor, cfg.search_size)
         template_mask = self._mask(box_in_crop(box, template.side_px), cfg.template_grid)
         context_mask = self._mask(box_in_crop(box, context.side_px), cfg.search_grid)
         # Prompts come from the template and its context at initialisation (the context crop
         # plays the search region's part), without pruning: once per target, at full quality.
-        state = self.model.encode_target(to_model_input(template.image).to(self.device), text_feats, flag)
+        state = self.model.encode_target(to_model_input(template.image).to(self.device), step_text, flag)
         context_in = to_model_input(context.image).to(self.device)
         feats = self.model.forward_backbone(state, context_in, with_logits=False)
         prompts = self.model.make_prompts(feats, template_mask, feats.search, context_mask, flag)
         step = self.engine.frame_step(state, prompts)
-        self._target = _Target(text, state, template_mask, step, np.array(box, dtype=np.float64), box[2] / box[3])
+        self._target = _Target(text, text_feats, state, template_mask, step, np.array(box, dtype=np.float64), box[2] / box[3])
         if self.config.memory_size:
             self._target.memory = self._new_memory(state, feats.search[0][context_mask[0]])
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
@@ -396,7 +402,7 @@ class Tracker:
         target.lost_frames += 1
         if not (cfg.regrounding and target.text is not None) or target.lost_frames % cfg.reground_every:
             return None
-        box, g_score, path = self._ground(frame, target.text, target.state.text, target)
+        box, g_score, path = self._ground(frame, target.text, target.words, target)
         # A proposal is returned only when likely enough; the model's score has its own threshold.
         if path == "model" and g_score < cfg.reground_score:
             return path, g_score, False

@@ -5,8 +5,8 @@ effect and says so:
 - crops that reach the right/bottom border keep the frame's last column/row (the reference
   replaced it with padding): boxes move by <= 0.2 px and scores by <= 0.006 on those frames;
 - NL grounding undoes the letterbox exactly (the reference is 0.47 px off on this frame).
-With the loop's own additions off (no LOST handling, no re-grounding), every frame must pick the
-reference's cell.
+With the loop's own additions off (no LOST handling, no re-grounding; words in every step, as
+there), every frame must pick the reference's cell.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def data(uvltrack_rule):
 
 def _run(model, inputs, run, text, box):
     interval, threshold = RUNS[run]
-    tracker = Tracker(model, TrackerConfig(lost_after=0, regrounding=False, update_interval=interval, update_score=threshold, scale_lr=1.0, scale_step=0.0, aspect_anchor=0.0))
+    # The reference's loop: words (with a box too) condition every frame's step.
+    tracker = Tracker(model, TrackerConfig(lost_after=0, regrounding=False, update_interval=interval, update_score=threshold,
+                                           scale_lr=1.0, scale_step=0.0, aspect_anchor=0.0, words_in_step=True))
     frames = inputs["frames_rgb_u8"]
     tracker.set_target(frames[0], text=text, box=box)
     states = [tracker._target.box.copy()]  # the unclipped state the reference stores

@@ -103,7 +103,8 @@ def test_nothing_is_written_while_lost(model, frames):
 @pytest.mark.parametrize("floor", [dict(memory_score=1.0, memory_agreement=0.0), dict(memory_score=0.0, memory_agreement=1.0)],
                          ids=["score", "agreement"])
 def test_nothing_is_written_below_the_thresholds(model, frames, floor):
-    tracker = Tracker(model, TrackerConfig(memory_size=3, memory_interval=1, lost_after=0, **floor))
+    # Words in the step: agreement is then measured against the template and the words.
+    tracker = Tracker(model, TrackerConfig(memory_size=3, memory_interval=1, lost_after=0, words_in_step=True, **floor))
     tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
     results = [tracker.track(f) for f in frames[1:15]]
     assert all(r.score < 1.0 for r in results)  # a score floor of 1 is never reached

@@ -108,16 +108,18 @@ def test_every_mode_runs_on_real_frames(model, frames, text, box):
         assert r.timing.preprocess_ms > 0 and r.timing.model_ms > 0 and r.timing.postprocess_ms >= 0
 
 
-def test_target_is_encoded_once(model, frames):
-    """Text and template embeddings run in set_target only; track runs the search alone."""
+@pytest.mark.parametrize("words_in_step", [True, False])
+def test_target_is_encoded_once(model, frames, words_in_step):
+    """Text and template embeddings run in set_target only; track runs the search alone. Words kept
+    out of the step are encoded for re-grounding, and the step gets the empty text's encoding."""
     text_runs = _calls(model.text.bert.embeddings)
     patch_runs = _calls(model.patch_embed)
-    tracker = Tracker(model)
+    tracker = Tracker(model, TrackerConfig(words_in_step=words_in_step))
     tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
     after_init = (text_runs[0], patch_runs[0])
     for frame in frames[1:5]:
         tracker.track(frame)
-    assert text_runs[0] == after_init[0] == 1
+    assert text_runs[0] == after_init[0] == (1 if words_in_step else 2)
     assert patch_runs[0] - after_init[1] == 4  # one search crop per frame, no template
 
 
@@ -178,6 +180,20 @@ def test_other_misuse(model, frames):
 LEAVING_BOX = (313.3 - 130.0, 145.1, 27.8, 60.5)
 
 
+@pytest.mark.parametrize("words_in_step", [True, False])
+def test_words_with_a_box_condition_the_step_unless_kept_for_regrounding(model, frames, words_in_step):
+    """Words + box: with ``words_in_step`` off, every frame is tracked as in box mode, to the pixel;
+    on, the words change what the model finds."""
+    box_only, both = Tracker(model, TrackerConfig(lost_after=0)), Tracker(model, TrackerConfig(
+        lost_after=0, words_in_step=words_in_step))
+    box_only.set_target(frames[0], box=FIRST_BOX)
+    both.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
+    assert both.target_text == SENTENCE
+    pairs = [(box_only.track(f), both.track(f)) for f in frames[1:6]]
+    same = all(a.box_xywh_px == b.box_xywh_px and a.score == b.score for a, b in pairs)
+    assert same is not words_in_step
+
+
 def _leaving(frames):
     """Frames 41..100 of the clip cropped to columns 130..639: the person in the light blue jacket
     walks out on the left (~frame 71, index 30 here) and stays out."""
@@ -194,11 +210,13 @@ def test_target_leaving_the_frame_keeps_boxes_inside(model, frames):
         assert x >= 0 and y >= 0 and x + bw <= w + 1e-6 and y + bh <= h + 1e-6
 
 
-def test_lost_and_regrounding_transitions(model, frames):
+@pytest.mark.parametrize("words_in_step", [True, False])
+def test_lost_and_regrounding_transitions(model, frames, words_in_step):
     """With every frame weak (lost_score 1), LOST comes after ``lost_after`` frames; words bring the
-    target back on every ``reground_every``-th lost frame (reground_score 0: always confident)."""
+    target back on every ``reground_every``-th lost frame (reground_score 0: always confident),
+    whether or not they condition each frame's step."""
     cut = _leaving(frames)
-    config = TrackerConfig(lost_score=1.0, lost_after=2, reground_every=2, reground_score=0.0)
+    config = TrackerConfig(lost_score=1.0, lost_after=2, reground_every=2, reground_score=0.0, words_in_step=words_in_step)
     tracker = Tracker(model, config)
     tracker.set_target(cut[0], text=SENTENCE, box=LEAVING_BOX)
     results = [tracker.track(f) for f in cut[1:9]]

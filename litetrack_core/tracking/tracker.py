@@ -182,12 +182,12 @@ class Tracker:
         cfg = self.model.cfg
         tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(cfg.max_text_tokens)
         text_feats = self.model.encode_text(self._to_device(tokens))
-        score, path, box_given = float("nan"), "", box
-        if box is None:
-            box, score, path = self._ground(frame, text, text_feats)
         # Words + box: the words condition each frame's model call too, unless the loop keeps them
         # for finding the target again (``words_in_step``).
-        in_step = text is not None and (box_given is None or self.config.words_in_step)
+        in_step = text is not None and (box is None or self.config.words_in_step)
+        score, path = float("nan"), ""
+        if box is None:
+            box, score, path = self._ground(frame, text, text_feats)
         step_text = text_feats if in_step or text is None else self.model.encode_text(
             self._to_device(TokenizedText.empty(cfg.max_text_tokens)))
         flag = torch.tensor([NLBBOX if in_step else BBOX], device=self.device)

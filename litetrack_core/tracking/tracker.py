@@ -180,16 +180,14 @@ class Tracker:
         if box is not None:
             box = check_box(box, frame.shape)
         cfg = self.model.cfg
-        tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(cfg.max_text_tokens)
-        text_feats = self.model.encode_text(self._to_device(tokens))
+        text_feats = self._encode_text(text)
         # Words + box: the words condition each frame's model call too, unless the loop keeps them
         # for finding the target again (``words_in_step``).
         in_step = text is not None and (box is None or self.config.words_in_step)
         score, path = float("nan"), ""
         if box is None:
             box, score, path = self._ground(frame, text, text_feats)
-        step_text = text_feats if in_step or text is None else self.model.encode_text(
-            self._to_device(TokenizedText.empty(cfg.max_text_tokens)))
+        step_text = text_feats if in_step or text is None else self._encode_text(None)
         flag = torch.tensor([NLBBOX if in_step else BBOX], device=self.device)
         template = crop_around(frame, box, cfg.template_factor, cfg.template_size)
         context = crop_around(frame, box, cfg.search_factor, cfg.search_size)
@@ -265,7 +263,7 @@ class Tracker:
         223 ms after)."""
         blank = np.zeros((480, 640, 3), np.uint8)
         with torch.no_grad(), self._autocast():
-            self._ground(blank, "the person", self.model.encode_text(self._to_device(self.tokenizer("the person"))))
+            self._ground(blank, "the person", self._encode_text("the person"))
         if self.grounder is not None:
             self.grounder.pose(blank, (0.0, 0.0, 64.0, 128.0))
 
@@ -274,8 +272,7 @@ class Tracker:
         (box (x, y, w, h) pixels, score, region score function of a box). For analysis and for fitting
         the proposal ranking (``training/ranking.py``)."""
         with torch.no_grad(), self._autocast():
-            tokens = self.tokenizer(text)
-            return model_grounding(self.model, check_frame(frame), self.model.encode_text(self._to_device(tokens)))
+            return model_grounding(self.model, check_frame(frame), self._encode_text(text))
 
     # ------------------------------------------------------------------ steps
 
@@ -439,8 +436,10 @@ class Tracker:
     def _mask(self, box_norm: np.ndarray, grid: int) -> torch.Tensor:
         return torch.from_numpy(cell_mask(box_norm, grid)).unsqueeze(0).to(self.device)
 
-    def _to_device(self, tokens: TokenizedText) -> TokenizedText:
-        return TokenizedText(tokens.ids.to(self.device), tokens.mask.to(self.device))
+    def _encode_text(self, text: str | None) -> TextFeatures:
+        """The model's features of ``text`` (None: the empty text, which box mode's step reads)."""
+        tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(self.model.cfg.max_text_tokens)
+        return self.model.encode_text(TokenizedText(tokens.ids.to(self.device), tokens.mask.to(self.device)))
 
     @staticmethod
     def _clip_to_frame(box: Box, shape: tuple[int, ...]) -> Box:

@@ -77,6 +77,8 @@ class TrainConfig:
         bf16 matrix units such as AMX: 1.2-1.3x faster steps measured on this project's Xeon).
     max_gap, task_mix, augment: the sampler's (``training/sampling.py``).
     memory_size: memory slots per tracking sample (0: no memory; ``models/memory.py``).
+    negative_ratio: share of tracking pairs whose search shows another sequence's target, to be
+        scored as absent (``training/sampling.py``; 0: none, UVLTrack's recipe).
     num_workers: DataLoader workers per process. seed: everything random derives from it.
     log_every, save_every: steps between metric lines and between checkpoints.
     """
@@ -100,6 +102,7 @@ class TrainConfig:
     task_mix: tuple[float, float, float] = (0.45, 0.11, 0.44)
     augment: bool = True
     memory_size: int = 0
+    negative_ratio: float = 0.0
     num_workers: int = 0
     seed: int = 0
     log_every: int = 10

@@ -54,7 +54,8 @@ class SampleInfo:
 
     template_frame is None for NL samples; box_px is the target's (x, y, w, h) in the search frame
     (None when absent); crop_center_px and crop_side_px locate the search crop in that frame
-    (None for NL samples, which show the whole frame).
+    (None for NL samples, which show the whole frame). negative_from names the sequence a negative
+    pair's search frame came from (None: the sample's own).
     """
 
     sequence: str
@@ -67,6 +68,7 @@ class SampleInfo:
     box_px: tuple[float, float, float, float] | None
     crop_center_px: tuple[float, float] | None
     crop_side_px: int | None
+    negative_from: str | None = None
 
 
 def to_input(image: np.ndarray) -> torch.Tensor:

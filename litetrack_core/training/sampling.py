@@ -18,6 +18,10 @@ reimplemented):
   visible are searched, as in the reference, unless ``visible_search_only=False``: then absent
   search frames give samples with ``valid`` False, cropped around the template's box. Both frames
   are cropped around the jittered box (``crops``).
+* Negative pairs (``negative_ratio``, ours; DaSiamRPN's "semantic negative pairs"): this share of the
+  BBOX / NLBBOX pairs take their search frame from another sequence of the same pool, cropped around
+  that sequence's target, with ``valid`` False: the score map must stay low on an object that is not
+  the template's (the distractor a tracker drifts to). 0 draws no extra number: samples as before.
 * NL (grounding): one visible frame among the sequence's ``Sequence.grounding_frames`` where it
   lists them (the frames where its sentence was checked to hold), else among its first
   ``grounding_frames`` frames (the reference takes them from the first 30: a sentence describes
@@ -147,6 +151,8 @@ class TrackingPairs(Dataset):
         grounding_frames: NL samples take a frame among the first this many of a sequence.
         max_draws: draws tried for one sample before giving up (RuntimeError) on unusable data.
         memory_size: memory slots per sample (0: no ``memory`` / ``memory_mask`` keys).
+        negative_ratio: share of BBOX / NLBBOX pairs whose search shows another sequence's target
+            (``valid`` False; module docstring).
     """
 
     def __init__(
@@ -166,6 +172,7 @@ class TrackingPairs(Dataset):
         grounding_frames: int = 30,
         max_draws: int = 100,
         memory_size: int = 0,
+        negative_ratio: float = 0.0,
     ) -> None:
         self.cfg = get_config(model_cfg) if isinstance(model_cfg, str) else model_cfg
         self.tokenizer = tokenizer if tokenizer is not None else Tokenizer(self.cfg.max_text_tokens)
@@ -180,6 +187,9 @@ class TrackingPairs(Dataset):
         if memory_size < 0:
             raise ValueError(f"memory_size={memory_size} must be >= 0 (0: no memory)")
         self.memory_size = int(memory_size)
+        if not 0.0 <= negative_ratio <= 1.0:
+            raise ValueError(f"negative_ratio={negative_ratio} must be in [0, 1]")
+        self.negative_ratio = float(negative_ratio)
         self.task_mix = _task_probabilities(task_mix)
         self.samples_per_epoch = int(samples_per_epoch)
         self.max_gap = int(max_gap)
@@ -277,14 +287,20 @@ class TrackingPairs(Dataset):
         si = int(rng.choice(pool.with_text if flag == NLBBOX else pool.members))
         seq = self.sequences[si]
         t, s = self._frame_pair(si, rng)
-        valid = not bool(seq.absent[s])
+        other = self._negative(pool, si, rng)
+        s_seq = seq if other is None else self.sequences[other]
+        if other is not None:
+            s = int(rng.choice(self._visible[other]))
+        valid = other is None and not bool(seq.absent[s])
         aug = self.augmentation
         flip, gray = arng.random() < aug.flip, arng.random() < aug.grayscale
 
         t_frame = _read(seq, t)
         t_box = _usable_box(seq, t, t_frame.shape)
-        s_frame = t_frame if s == t else _read(seq, s)
+        s_frame = t_frame if s == t and other is None else _read(s_seq, s)
         s_box = _usable_box(seq, s, s_frame.shape) if valid else None
+        # A negative's search is centred on the other sequence's target: the distractor, not background.
+        around = s_box if valid else t_box if other is None else _usable_box(s_seq, s, s_frame.shape)
 
         cfg, jit = self.cfg, self.jitter
         template = jittered_crop(
@@ -292,7 +308,7 @@ class TrackingPairs(Dataset):
         )
         search = jittered_crop(
             s_frame,
-            s_box if valid else t_box,
+            around,
             s_box,
             jit.search_center,
             jit.search_scale,
@@ -311,7 +327,8 @@ class TrackingPairs(Dataset):
             text = swap_directions(text)
         sample = pack_sample(cfg, self.tokenizer, to_input(t_img), s_img, t_norm, s_norm, text, flag, valid)
         if self.memory_size:
-            sample.update(self._memory(seq, self._visible[si], t, s, flip, gray, rng, arng))
+            # A negative's memory frames would lie in another sequence: none (between t and t).
+            sample.update(self._memory(seq, self._visible[si], t, s if other is None else t, flip, gray, rng, arng))
         info = SampleInfo(
             seq.name,
             flag,
@@ -323,6 +340,7 @@ class TrackingPairs(Dataset):
             None if s_box is None else tuple(float(v) for v in s_box),
             search.center,
             search.side,
+            None if other is None else s_seq.name,
         )
         return sample, info
 
@@ -380,6 +398,13 @@ class TrackingPairs(Dataset):
         z = self.cfg.template_size
         return {"memory": torch.zeros(self.memory_size, 3, z, z),
                 "memory_mask": torch.zeros(self.memory_size, self.cfg.template_grid**2, dtype=torch.bool)}
+
+    def _negative(self, pool: _Pool, si: int, rng: np.random.Generator) -> int | None:
+        """Another member of the pool to take a negative pair's search frame from, or None."""
+        if not self.negative_ratio or rng.random() >= self.negative_ratio:
+            return None
+        others = pool.members[pool.members != si]
+        return int(rng.choice(others)) if others.size else None
 
     def _frame_pair(self, si: int, rng: np.random.Generator) -> tuple[int, int]:
         """(template, search) frames: template visible, search after it within max_gap (before it

@@ -100,6 +100,7 @@ def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
         seed=cfg.seed,
         augment=cfg.augment,
         memory_size=cfg.memory_size,
+        negative_ratio=cfg.negative_ratio,
     )
     stop = cfg.total_steps if max_steps is None else min(cfg.total_steps, max_steps)
     _loop(run, train_step, data, stop)

@@ -363,6 +363,33 @@ def test_absent_search_frames_give_invalid_samples(by_name, tokenizer):
         assert not sample["search_box"].any() and sample["template_mask"].any()
 
 
+def test_negative_pairs_search_another_sequences_target_as_absent(by_name, tokenizer):
+    early, late = by_name["jacket_early"], by_name["jacket_late"]
+    ds = pairs([early, late], tokenizer, n=12, mix=BBOX_ONLY, seed=4, jitter=Jitter.off(), negative_ratio=1.0)
+    for i in range(len(ds)):
+        sample, info = ds.draw(i)
+        other = late if info.sequence == "jacket_early" else early
+        assert info.negative_from == other.name and not info.valid and info.box_px is None
+        assert not bool(sample["valid"]) and not sample["search_box"].any() and not sample["context_mask"].any()
+        x, y, w, h = other.ground_truth[info.search_frame]
+        assert info.crop_center_px == pytest.approx((x + w / 2, y + h / 2))  # centred on the distractor
+        assert sample["template_mask"].any()
+    alone = pairs([early], tokenizer, n=6, mix=BBOX_ONLY, seed=4, negative_ratio=1.0)
+    assert all(alone.draw(i)[1].negative_from is None for i in range(len(alone)))  # no other sequence
+
+
+def test_negative_ratio_sets_their_share_and_zero_leaves_samples_as_before(sequences, tokenizer):
+    some = pairs(sequences, tokenizer, n=60, mix=BBOX_ONLY, seed=5, negative_ratio=0.3)
+    share = sum(some.draw(i)[1].negative_from is not None for i in range(len(some))) / len(some)
+    assert 0.1 < share < 0.5
+    before, zero = pairs(sequences, tokenizer, n=6, seed=5), pairs(sequences, tokenizer, n=6, seed=5, negative_ratio=0.0)
+    for i in range(len(before)):
+        a, b = before[i], zero[i]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="negative_ratio"):
+        pairs(sequences, tokenizer, negative_ratio=1.5)
+
+
 def _copy_sequence(src, dst, frames):
     """Frames ``frames`` of ``src`` (a count: the first ones; or the indices, in order) as a sequence
     folder ``dst``, numbered from 000001.jpg."""

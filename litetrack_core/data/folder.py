@@ -55,6 +55,8 @@ class BrokenSequence(Exception):
 AbsenceReader = Callable[[str, Path, int], np.ndarray]
 # (sequence folder, frame count) -> 0-based frames where the first sentence holds, or None.
 GroundingReader = Callable[[Path, int], "tuple[int, ...] | None"]
+# sequence folder -> what the target is, or None.
+CategoryReader = Callable[[Path], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class FolderSpec:
     language: str | None = "language.txt"  # sentence file in the sequence folder; None: no language
     absence: AbsenceReader | None = None  # the format's own absence flags (LaSOT flag files, GOT-10k labels)
     grounding: GroundingReader | None = None  # frames where the first sentence holds (this project's layout)
+    category: CategoryReader | None = None  # what the target is (this project's layout)
     numbered: bool = False  # frames must be numbered 1..N
     first_frame_only: str | None = None  # what a box file of one line for many frames is (GOT-10k: test split)
 
@@ -126,7 +129,8 @@ def read_sequence(
             log.warning("sequence %s (%s): %s %s; language None", name, spec.layout, language_path, state)
     grounding = spec.grounding(folder, n) if spec.grounding is not None else None
     language_text = sentences[0] if sentences else None
-    return Sequence(name, tuple(frame_paths), ground_truth, language_text, absent, sentences, grounding)
+    category = spec.category(folder) if spec.category is not None else None
+    return Sequence(name, tuple(frame_paths), ground_truth, language_text, absent, sentences, grounding, category)
 
 
 def _frames_and_boxes(

@@ -16,6 +16,8 @@ Conventions of an entry (``CorpusEntry``):
   ``tlp`` frame number, x, y, w, h, lost (TLP; lost 1 = absent).
   ``mask``: ``boxes`` is a folder of PNG masks numbered as the frames (DAVIS); the box is the tight
   box around the non-zero pixels; an empty mask marks the target absent.
+* ``category``: what the target is, one of ``CATEGORIES`` (the kind of thing a sentence's head noun
+  names; a rider is a person, a gull an animal), for negative pairs of the same kind (training).
 * ``grounding_frames``: 1-based positions in the sequence (1 = its first frame) where the first
   sentence still holds, for grounding samples (sentence -> box on the whole frame).
 * ``published``: optional pointer to a sentence published for this target by others (never copied
@@ -34,10 +36,11 @@ from typing import Any
 
 import yaml
 
-__all__ = ["BOX_FORMATS", "CorpusEntry", "FrameHashes", "ManifestError", "PublishedSentence", "load_manifest", "MANIFEST"]
+__all__ = ["BOX_FORMATS", "CATEGORIES", "CorpusEntry", "FrameHashes", "ManifestError", "PublishedSentence", "load_manifest", "MANIFEST"]
 
 MANIFEST = Path(__file__).with_name("real_corpus.yaml")
 BOX_FORMATS = ("xywh", "tlp", "mask")
+CATEGORIES = ("person", "vehicle", "animal", "structure")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _HEX40 = re.compile(r"[0-9a-f]{40}")  # a commit id or a SHA-1
@@ -72,6 +75,7 @@ class CorpusEntry:
     name: str
     dataset: str
     original_name: str
+    category: str
     repository: str
     commit: str
     frames: str
@@ -139,6 +143,9 @@ def _entry(raw: Any, where: str) -> CorpusEntry:
     box_format = text("box_format")
     if box_format not in BOX_FORMATS:
         raise ManifestError(f"{where}: box_format={box_format!r} must be one of {', '.join(BOX_FORMATS)}")
+    category = text("category")
+    if category not in CATEGORIES:
+        raise ManifestError(f"{where}: category={category!r} must be one of {', '.join(CATEGORIES)}")
     sentences = raw.get("sentences")
     if not (isinstance(sentences, list) and sentences and all(isinstance(s, str) and s.strip() for s in sentences)):
         raise ManifestError(f"{where}: sentences must be a non-empty list of sentences")
@@ -150,6 +157,7 @@ def _entry(raw: Any, where: str) -> CorpusEntry:
         name=text("name", _NAME),
         dataset=text("dataset"),
         original_name=text("original_name"),
+        category=category,
         repository=text("repository", _REPO),
         commit=text("commit", _HEX40),
         frames=text("frames"),

@@ -7,6 +7,7 @@ For every entry, into ``OUT/<name>/``::
     groundtruth.txt      x,y,w,h per frame in pixels; 0,0,0,0 where the target is absent
     language.txt         the project's sentences, one a line, then the published one when pointed to
     grounding.txt        the positions (1-based) where the first sentence holds, one a line
+    category.txt         what the target is (``manifest.CATEGORIES``)
     SOURCE.txt           repository, commit, paths, dataset and licence
 
 Everything is checked before anything is written: every frame must be in the repository, be a real
@@ -34,6 +35,7 @@ import numpy as np
 from litetrack_core.data.gitmirror import GitError, GitRepo, TreeEntry, clone_repository, find_repository
 from litetrack_core.data.hashing import dhash64, sha1_hex
 from litetrack_core.data.manifest import CorpusEntry, PublishedSentence
+from litetrack_core.data.project import CATEGORY
 
 __all__ = ["Broken", "MaterialiseReport", "SequenceReport", "materialise"]
 
@@ -156,6 +158,7 @@ def _write_entry(
             sentences.append(published)
     (target / "language.txt").write_text("".join(s + "\n" for s in sentences))
     (target / "grounding.txt").write_text("".join(f"{g}\n" for g in entry.grounding_frames))
+    (target / CATEGORY).write_text(entry.category + "\n")
     visible = int(((boxes[:, 2] > 0) & (boxes[:, 3] > 0)).sum())
     return SequenceReport(entry.name, entry.frame_count, visible, len(sentences), kept)
 

@@ -27,7 +27,8 @@ class Sequence:
     first of ``sentences``), or None. absent: (N,) bool, True where the target is not visible (flagged,
     or invalid ground truth). sentences: every sentence of the sequence's sentence file (one a line),
     all describing the target in its first frame. grounding_frames: 0-based frames where the first
-    sentence still holds (``grounding.txt``), or None when the sequence does not say.
+    sentence still holds (``grounding.txt``), or None when the sequence does not say. category: what
+    the target is (``category.txt``: "person", "vehicle", ...), or None when the sequence does not say.
     """
 
     name: str
@@ -37,6 +38,7 @@ class Sequence:
     absent: np.ndarray
     sentences: tuple[str, ...] = ()
     grounding_frames: tuple[int, ...] | None = None
+    category: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.frame_paths)

@@ -79,6 +79,8 @@ class TrainConfig:
     memory_size: memory slots per tracking sample (0: no memory; ``models/memory.py``).
     negative_ratio: share of tracking pairs whose search shows another sequence's target, to be
         scored as absent (``training/sampling.py``; 0: none, UVLTrack's recipe).
+    negative_same_category: negative pairs show a target of the template's category (the
+        sequences' ``category.txt``) where the pool holds one.
     num_workers: DataLoader workers per process. seed: everything random derives from it.
     log_every, save_every: steps between metric lines and between checkpoints.
     """
@@ -103,6 +105,7 @@ class TrainConfig:
     augment: bool = True
     memory_size: int = 0
     negative_ratio: float = 0.0
+    negative_same_category: bool = False
     num_workers: int = 0
     seed: int = 0
     log_every: int = 10

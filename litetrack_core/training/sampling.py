@@ -22,6 +22,8 @@ reimplemented):
   BBOX / NLBBOX pairs take their search frame from another sequence of the same pool, cropped around
   that sequence's target, with ``valid`` False: the score map must stay low on an object that is not
   the template's (the distractor a tracker drifts to). 0 draws no extra number: samples as before.
+  With ``negative_same_category`` the other sequence's target is of the template's kind
+  (``Sequence.category``: another person for a person), where the pool holds one; else any.
 * NL (grounding): one visible frame among the sequence's ``Sequence.grounding_frames`` where it
   lists them (the frames where its sentence was checked to hold), else among its first
   ``grounding_frames`` frames (the reference takes them from the first 30: a sentence describes
@@ -153,6 +155,8 @@ class TrackingPairs(Dataset):
         memory_size: memory slots per sample (0: no ``memory`` / ``memory_mask`` keys).
         negative_ratio: share of BBOX / NLBBOX pairs whose search shows another sequence's target
             (``valid`` False; module docstring).
+        negative_same_category: a negative pair's other sequence has the template's
+            ``Sequence.category`` where the pool holds one (module docstring).
     """
 
     def __init__(
@@ -173,6 +177,7 @@ class TrackingPairs(Dataset):
         max_draws: int = 100,
         memory_size: int = 0,
         negative_ratio: float = 0.0,
+        negative_same_category: bool = False,
     ) -> None:
         self.cfg = get_config(model_cfg) if isinstance(model_cfg, str) else model_cfg
         self.tokenizer = tokenizer if tokenizer is not None else Tokenizer(self.cfg.max_text_tokens)
@@ -190,6 +195,7 @@ class TrackingPairs(Dataset):
         if not 0.0 <= negative_ratio <= 1.0:
             raise ValueError(f"negative_ratio={negative_ratio} must be in [0, 1]")
         self.negative_ratio = float(negative_ratio)
+        self.negative_same_category = bool(negative_same_category)
         self.task_mix = _task_probabilities(task_mix)
         self.samples_per_epoch = int(samples_per_epoch)
         self.max_gap = int(max_gap)
@@ -203,6 +209,7 @@ class TrackingPairs(Dataset):
 
         self._add_pools(list(sequences))
         self._visible = [np.flatnonzero(~seq.absent) for seq in self.sequences]
+        self._category = np.array([seq.category or "" for seq in self.sequences])
         self._warned: set[tuple[str, int]] = set()
 
     def _add_pools(self, pools: list) -> None:
@@ -404,6 +411,9 @@ class TrackingPairs(Dataset):
         if not self.negative_ratio or rng.random() >= self.negative_ratio:
             return None
         others = pool.members[pool.members != si]
+        if self.negative_same_category and self._category[si]:
+            same = others[self._category[others] == self._category[si]]
+            others = same if same.size else others
         return int(rng.choice(others)) if others.size else None
 
     def _frame_pair(self, si: int, rng: np.random.Generator) -> tuple[int, int]:

@@ -101,6 +101,7 @@ def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
         augment=cfg.augment,
         memory_size=cfg.memory_size,
         negative_ratio=cfg.negative_ratio,
+        negative_same_category=cfg.negative_same_category,
     )
     stop = cfg.total_steps if max_steps is None else min(cfg.total_steps, max_steps)
     _loop(run, train_step, data, stop)

@@ -41,7 +41,7 @@ def _entry(name: str, work: Path, frames: str, first: int, boxes: str, box_forma
     by_number = {int("".join(c for c in f.stem if c.isdigit())): f for f in files}
     last = first + FRAMES - 1
     return {
-        "name": name, "dataset": "test", "original_name": name, "repository": REPO_NAME, "commit": "0" * 40,
+        "name": name, "dataset": "test", "original_name": name, "category": "person", "repository": REPO_NAME, "commit": "0" * 40,
         "frames": frames, "frame_range": [first, last], "boxes": boxes, "box_format": box_format,
         "frame_count": FRAMES, "licence": "test data", "first_frame": _hashes(by_number[first]),
         "last_frame": _hashes(by_number.get(last, by_number[max(by_number)])),

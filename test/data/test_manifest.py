@@ -24,6 +24,7 @@ def test_reads_the_demo_entries(demo_repository, manifest_file):
     ({"frame_count": 5}, "frame_count=5 must equal"),
     ({"frame_range": [9, 3]}, "frame_range must be"),
     ({"box_format": "polygon"}, "box_format='polygon' must be one of"),
+    ({"category": "robot"}, "category='robot' must be one of"),
     ({"sentences": []}, "sentences must be"),
     ({"grounding_frames": [1, 99]}, "grounding_frames must be distinct positions 1..8"),
     ({"first_frame": {"sha1": "x", "dhash": "y"}}, "first_frame: sha1 must be"),

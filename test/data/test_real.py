@@ -33,6 +33,7 @@ def test_good_sequences_are_written_in_the_project_layout(written, demo_reposito
         assert len(seq) == FRAMES
         assert [p.name for p in seq.frame_paths] == [f"{k:06d}.jpg" for k in range(1, FRAMES + 1)]
         assert seq.grounding_frames == (0, 2, 4)
+        assert seq.category == "person"
     np.testing.assert_allclose(sequences["walker_test"].ground_truth, gt)
     # Masks give the tight box of their pixels: the rectangles drawn from the integer boxes.
     masks = sequences["walker_masks"]
@@ -42,6 +43,16 @@ def test_good_sequences_are_written_in_the_project_layout(written, demo_reposito
     tlp = sequences["walker_tlp"]
     assert tlp.absent.tolist() == [k == 3 for k in range(FRAMES)]
     assert tlp.ground_truth[3].tolist() == [0, 0, 0, 0]
+
+
+def test_a_category_file_of_more_than_one_word_skips_its_sequence_saying_why(written, caplog):
+    _, out = written
+    (out / "walker_tlp/category.txt").write_text("person vehicle\n")
+    (out / "walker_test/category.txt").unlink()
+    sequences = {s.name: s for s in load_dataset(out)}
+    assert set(sequences) == {"walker_masks", "walker_test"}
+    assert sequences["walker_test"].category is None  # no file: the sequence does not say
+    assert "category.txt must hold one word" in caplog.text
 
 
 def test_frames_are_the_repository_bytes(written, demo_repository):

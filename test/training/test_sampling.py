@@ -378,6 +378,22 @@ def test_negative_pairs_search_another_sequences_target_as_absent(by_name, token
     assert all(alone.draw(i)[1].negative_from is None for i in range(len(alone)))  # no other sequence
 
 
+def test_same_category_negatives_take_the_templates_kind_where_the_pool_has_one(by_name, tokenizer):
+    kinds = {"jacket": "person", "jacket_reversed": "person", "jacket_early": "vehicle", "jacket_late": "animal"}
+    seqs = [dataclasses.replace(by_name[name], category=kind) for name, kind in kinds.items()]
+    same = pairs(seqs, tokenizer, n=40, mix=BBOX_ONLY, seed=6, negative_ratio=1.0, negative_same_category=True)
+    drawn = {}
+    for i in range(len(same)):
+        info = same.draw(i)[1]
+        drawn.setdefault(info.sequence, set()).add(info.negative_from)
+    assert drawn["jacket"] == {"jacket_reversed"} and drawn["jacket_reversed"] == {"jacket"}
+    # The only vehicle and the only animal have no other of their kind: any other sequence serves.
+    assert drawn["jacket_early"] & {"jacket", "jacket_reversed"} and drawn["jacket_late"] & {"jacket", "jacket_reversed"}
+    any_kind = pairs(seqs, tokenizer, n=40, mix=BBOX_ONLY, seed=6, negative_ratio=1.0)
+    infos = [any_kind.draw(i)[1] for i in range(len(any_kind))]
+    assert {info.negative_from for info in infos if info.sequence == "jacket"} > {"jacket_reversed"}
+
+
 def test_negative_ratio_sets_their_share_and_zero_leaves_samples_as_before(sequences, tokenizer):
     some = pairs(sequences, tokenizer, n=60, mix=BBOX_ONLY, seed=5, negative_ratio=0.3)
     share = sum(some.draw(i)[1].negative_from is not None for i in range(len(some))) / len(some)

@@ -1,6 +1,7 @@
 """``litetrack export``: ship a model, as its small weights file or as ONNX graphs for the engines.
 
-    litetrack export weights RUN/last.safetensors OUT   what differs from the packages, float16
+    litetrack export weights RUN/last.safetensors [RUN2/last.safetensors ...] OUT
+        what differs from the packages, float16; several checkpoints are averaged first (a soup)
     litetrack export onnx OUT_DIR [--keep K ...] [--int8 --calibration DIR]   graphs, checked against PyTorch
 """
 
@@ -22,7 +23,9 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
     x = subparsers.add_parser("export", help="ship a model: its small weights file, or ONNX graphs")
     xsub = x.add_subparsers(dest="export_command", required=True)
     xw = xsub.add_parser("weights", help="write a trained model's shippable form (what differs from the packages, float16)")
-    xw.add_argument("checkpoint", help="a litetrack .safetensors checkpoint (e.g. RUN/last.safetensors)")
+    xw.add_argument("checkpoint", nargs="+",
+                    help="litetrack .safetensors checkpoints (e.g. RUN/last.safetensors); several are averaged "
+                         "entry by entry (a uniform model soup: runs fine-tuned from one start)")
     xw.add_argument("out", type=Path, help="output .safetensors")
     xw.set_defaults(func=_cmd_export_weights)
     xo = xsub.add_parser("onnx", help="target encoder and per-frame search step as ONNX graphs, checked against PyTorch")
@@ -42,11 +45,13 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_export_weights(args: argparse.Namespace) -> int:
-    from litetrack_core.weights.checkpoint import CheckpointError, export_checkpoint, load_model
+    from litetrack_core.weights.checkpoint import CheckpointError, average_models, export_checkpoint, load_model
 
     try:
-        model, _ = load_model(args.checkpoint)
-        path, omitted = export_checkpoint(model, args.out, {"source": Path(args.checkpoint).name})
+        models = [load_model(path)[0] for path in args.checkpoint]
+        model = average_models(models) if len(models) > 1 else models[0]
+        source = " + ".join(str(Path(path)) for path in args.checkpoint)
+        path, omitted = export_checkpoint(model, args.out, {"source": source})
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT",
     "CheckpointError",
     "LoadReport",
+    "average_models",
     "export_checkpoint",
     "load_checkpoint",
     "load_model",
@@ -195,6 +196,26 @@ def save_checkpoint(model: LiteTrack, path: str | Path, metadata: dict[str, str]
     """Write weights and config to ``path`` (.safetensors) atomically (temp file, then rename)."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     return _write(state, Path(path), model.cfg, metadata or {})
+
+
+def average_models(models: list[LiteTrack]) -> LiteTrack:
+    """A uniform model soup (Wortsman et al., 2022): the first model with every floating-point
+    entry replaced by the mean over ``models``, computed in float32. The models must share a
+    config (fine-tuned from one start, as soups need); other entries (integer buffers) must agree.
+    """
+    first = models[0]
+    for other in models[1:]:
+        if other.cfg != first.cfg:
+            raise ValueError(f"cannot average models of configs {first.cfg.name!r} and {other.cfg.name!r}")
+    states = [m.state_dict() for m in models]
+    mean = {}
+    for name, value in states[0].items():
+        if value.is_floating_point():
+            mean[name] = (sum(s[name].float() for s in states) / len(states)).to(value.dtype)
+        elif any(not torch.equal(s[name], value) for s in states[1:]):
+            raise ValueError(f"cannot average models whose {name} differs (not floating point)")
+    first.load_state_dict(mean, strict=False)
+    return first
 
 
 def export_checkpoint(

@@ -69,3 +69,38 @@ def test_a_file_missing_trained_entries_is_reported(trained, tmp_path):
     save_file(state, cut, metadata=meta)
     with pytest.raises(CheckpointError, match=f"missing: {name}"):
         load_model(cut)
+
+
+def test_several_checkpoints_export_as_their_average(trained, tmp_path):
+    """`litetrack export weights A B OUT`: a uniform soup of two runs from one start, then the
+    shippable form; the mean is taken in float32 before the float16 cast."""
+    from litetrack_core.cli import main
+    from litetrack_core.weights.checkpoint import save_checkpoint
+
+    other = create_pretrained_model("litetrack-s168")
+    other.load_state_dict(trained.state_dict())
+    name = next(n for n, p in trained.named_parameters() if p.requires_grad)
+    with torch.no_grad():
+        dict(other.named_parameters())[name].add_(1.0)
+    a, b = save_checkpoint(trained, tmp_path / "a.safetensors"), save_checkpoint(other, tmp_path / "b.safetensors")
+
+    assert main(["export", "weights", str(a), str(b), str(tmp_path / "soup.safetensors")]) == 0
+    soup, report = load_model(tmp_path / "soup.safetensors")
+    assert report.exact, str(report)
+    got = soup.state_dict()
+    want = (trained.state_dict()[name] + other.state_dict()[name]) / 2
+    assert torch.equal(got[name], want.half().float())
+    untouched = next(n for n, p in trained.named_parameters() if p.requires_grad and n != name)
+    assert torch.equal(got[untouched], trained.state_dict()[untouched].half().float())
+
+
+def test_checkpoints_of_other_configs_are_not_averaged(trained, tmp_path, capsys):
+    from litetrack_core.cli import main
+    from litetrack_core.models.factory import create_model
+    from litetrack_core.weights.checkpoint import save_checkpoint
+
+    a = save_checkpoint(trained, tmp_path / "a.safetensors")
+    b = save_checkpoint(create_model("litetrack-e192"), tmp_path / "b.safetensors")
+    assert main(["export", "weights", str(a), str(b), str(tmp_path / "soup.safetensors")]) == 2
+    assert "cannot average models of configs 'litetrack-s168' and 'litetrack-e192'" in capsys.readouterr().err
+    assert not (tmp_path / "soup.safetensors").exists()

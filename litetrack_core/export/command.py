@@ -48,10 +48,9 @@ def _cmd_export_weights(args: argparse.Namespace) -> int:
     from litetrack_core.weights.checkpoint import CheckpointError, average_models, export_checkpoint, load_model
 
     try:
-        models = [load_model(path)[0] for path in args.checkpoint]
+        models = [load_model(checkpoint)[0] for checkpoint in args.checkpoint]
         model = average_models(models) if len(models) > 1 else models[0]
-        source = " + ".join(str(Path(path)) for path in args.checkpoint)
-        path, omitted = export_checkpoint(model, args.out, {"source": source})
+        path, omitted = export_checkpoint(model, args.out, {"source": " + ".join(args.checkpoint)})
     except (CheckpointError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -320,10 +320,7 @@ class TrackerNode(Node):
             item = self.intake.slot.take(timeout=0.1)
             if item is None or self.tracker is None:
                 continue
-            if self._stop_requested.is_set():
-                self._stop_requested.clear()
-                self.tracker.reset()
-                self.state = TrackState.IDLE
+            self._apply_stop()
             max_rate = self._p("max_rate_hz")
             if not len(self._requests) and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
                 self.stats.drop("rate_limit")
@@ -351,7 +348,20 @@ class TrackerNode(Node):
         finally:
             frames = self.intake.close_catch_up(count, stamp)
         for msg, arrived_ns in frames if done else ():
+            # stop_tracking may have been answered while the target was being set; a frame held
+            # for catching up may have arrived after that answer and must not be tracked.
+            self._apply_stop()
+            if not self.tracker.has_target:
+                break
             self._step(msg, arrived_ns, None)
+
+    def _apply_stop(self) -> None:
+        """Carry out a stop_tracking call here: the service thread only flags it, the tracker
+        belongs to the worker."""
+        if self._stop_requested.is_set():
+            self._stop_requested.clear()
+            self.tracker.reset()
+            self.state = TrackState.IDLE
 
     def _set(self, request: TargetRequest, msg: Image | CompressedImage, arrived_ns: int, taken_ns: int) -> bool:
         """Serve ``request`` on ``msg``: set the target, answer, publish. False: refused (answered why)."""

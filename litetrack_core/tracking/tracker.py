@@ -282,13 +282,15 @@ class Tracker:
         and its probability ("proposals") when the grounder finds one, else the model's box and its
         score at the chosen cell ("model"). Re-grounding a ``target`` with a memory first scores the
         candidates against it ("memory", ``_ground_with_memory``)."""
-        box, score, region = model_grounding(self.model, frame, text_feats)
+        with self._full_precision():
+            box, score, region = model_grounding(self.model, frame, text_feats)
         if target is not None and target.memory is not None and len(target.memory) and self.grounder is not None:
             found = self._ground_with_memory(target, frame, text, region)
             if found is not None:
                 return found[0], found[1], "memory"
         if self.grounder is not None:
-            found = self.grounder(frame, text, region)
+            with self._full_precision():
+                found = self.grounder(frame, text, region)
             if found is not None:
                 return found.box_xywh_px, found.probability, "proposals"
         return box, score, "model"
@@ -298,7 +300,9 @@ class Tracker:
         tracking step itself around them, which reads the first template and the memory: the best
         probability x step score wins if its step score reaches ``lost_score``; else None."""
         best: tuple[float, Box] | None = None
-        for found in self.grounder.rank(frame, text, region, top=_MEMORY_CANDIDATES):
+        with self._full_precision():
+            candidates = self.grounder.rank(frame, text, region, top=_MEMORY_CANDIDATES)
+        for found in candidates:
             _, search = self._search_input(frame, found.box_xywh_px)
             _, head = target.step(search, self.keep_ratio if self.model.cfg.prune_blocks else 1.0)
             step_score = float((head.score_map[0].reshape(-1) * head.target_prob[0]).max())
@@ -427,6 +431,13 @@ class Tracker:
         dtype = PRECISIONS[self.precision]
         return nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
 
+    def _full_precision(self):
+        """Autocast off, for finding words on the whole frame (the sentence's features, the model's
+        grounding map, the object detector): it runs once per target or per lost stretch, so float32
+        costs little, and it chooses between proposals whose scores can differ by less than bf16's
+        rounding (the demo's first frame: the walker won at 0.360 in float32, a bystander at 0.367 in bf16)."""
+        return nullcontext() if PRECISIONS[self.precision] is None else torch.autocast(self.device.type, enabled=False)
+
     def _search_input(self, frame: np.ndarray, box: Box) -> tuple[Crop, torch.Tensor]:
         """The search crop around ``box`` (x, y, w, h px) and its model input on the device."""
         cfg = self.model.cfg
@@ -439,7 +450,8 @@ class Tracker:
     def _encode_text(self, text: str | None) -> TextFeatures:
         """The model's features of ``text`` (None: the empty text, which box mode's step reads)."""
         tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(self.model.cfg.max_text_tokens)
-        return self.model.encode_text(TokenizedText(tokens.ids.to(self.device), tokens.mask.to(self.device)))
+        with self._full_precision():  # float32 features serve grounding and, cast by autocast, the step
+            return self.model.encode_text(TokenizedText(tokens.ids.to(self.device), tokens.mask.to(self.device)))
 
     @staticmethod
     def _clip_to_frame(box: Box, shape: tuple[int, ...]) -> Box:

@@ -62,6 +62,18 @@ def test_the_jacket_is_the_best_colour_match_among_the_people(tracker, clip):
     assert np.all(plain[:, column] == 0.0)
 
 
+def test_a_bf16_tracker_finds_words_as_a_float32_one_does(tracker, clip):
+    # make demo runs the node in bf16: on the clip's first frame the model's scores of two people were
+    # within bf16's rounding, and in bf16 the sentence picked the wrong one. Grounding runs in float32
+    # whatever the step's precision, so the two trackers agree exactly, on the named person.
+    frame, truth = _frame(clip, 1)
+    text = (clip / "language.txt").read_text().strip()
+    exact = tracker.set_target(frame, text=text)
+    reduced = load_tracker(device="cpu", precision="bf16").set_target(frame, text=text)
+    assert reduced.box_xywh_px == exact.box_xywh_px and reduced.grounding_score == exact.grounding_score
+    assert iou(np.array([reduced.box_xywh_px]), truth[None])[0] > 0.5
+
+
 def test_words_with_a_box_keep_the_box(tracker, clip):
     frame, truth = _frame(clip, 1)
     text = (clip / "language.txt").read_text().strip()  # the person in the light blue jacket

@@ -251,8 +251,9 @@ def test_bf16_autocast_tracks(model, frames):
 
 def test_a_frame_enters_autocast_and_no_grad_once(model, frames, monkeypatch):
     # Each entry costs host time on every frame: one of each around all of the frame's model work
-    # (the step, a prompt update and a re-grounding all happen on this frame).
-    config = TrackerConfig(lost_score=1.0, lost_after=1, reground_every=1, update_interval=1, update_score=0.0)
+    # (the step, a prompt update, a re-grounding), plus, on a frame that looks for the words again,
+    # the float32 (autocast off) of the grounding itself.
+    config = TrackerConfig(lost_score=1.0, lost_after=1, reground_every=2, update_interval=1, update_score=0.0)
     tracker = Tracker(model, config, precision="bf16")
     tracker.set_target(frames[0], text=SENTENCE, box=FIRST_BOX)
     entered = {"autocast": 0, "no_grad": 0}
@@ -262,6 +263,10 @@ def test_a_frame_enters_autocast_and_no_grad_once(model, frames, monkeypatch):
             return _enter(self)
 
         monkeypatch.setattr(kind, "__enter__", counting)
-    result = tracker.track(frames[1])
-    assert result.grounding == "model"  # words were looked for again on this frame
-    assert entered == {"autocast": 1, "no_grad": 1}
+    looked = []
+    for frame in frames[1:4]:
+        entered.update(autocast=0, no_grad=0)
+        result = tracker.track(frame)
+        looked.append(result.grounding == "model")  # the words were looked for again on this frame
+        assert entered == {"autocast": 1 + looked[-1], "no_grad": 1}
+    assert any(looked) and not all(looked)

@@ -201,7 +201,9 @@ def save_checkpoint(model: LiteTrack, path: str | Path, metadata: dict[str, str]
 def average_models(models: list[LiteTrack]) -> LiteTrack:
     """A uniform model soup (Wortsman et al., 2022): the first model with every floating-point
     entry replaced by the mean over ``models``, computed in float32. The models must share a
-    config (fine-tuned from one start, as soups need); other entries (integer buffers) must agree.
+    config (fine-tuned from one start, as soups need); other entries (integer buffers) must agree,
+    except BatchNorm's count of training batches, of which the largest is kept: runs of other seeds
+    count differently (a head sees only its task's batches), and it is read only without a momentum.
     """
     first = models[0]
     for other in models[1:]:
@@ -212,6 +214,8 @@ def average_models(models: list[LiteTrack]) -> LiteTrack:
     for name, value in states[0].items():
         if value.is_floating_point():
             mean[name] = (sum(s[name].float() for s in states) / len(states)).to(value.dtype)
+        elif name.endswith(".num_batches_tracked"):
+            mean[name] = torch.stack([s[name] for s in states]).max()
         elif any(not torch.equal(s[name], value) for s in states[1:]):
             raise ValueError(f"cannot average models whose {name} differs (not floating point)")
     first.load_state_dict(mean, strict=False)

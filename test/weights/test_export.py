@@ -80,8 +80,10 @@ def test_several_checkpoints_export_as_their_average(trained, tmp_path):
     other = create_pretrained_model("litetrack-s168")
     other.load_state_dict(trained.state_dict())
     name = next(n for n, p in trained.named_parameters() if p.requires_grad)
+    counter = next(n for n in trained.state_dict() if n.endswith(".num_batches_tracked"))
     with torch.no_grad():
         dict(other.named_parameters())[name].add_(1.0)
+        dict(other.named_buffers())[counter].add_(7)  # runs of other seeds count batches differently
     a, b = save_checkpoint(trained, tmp_path / "a.safetensors"), save_checkpoint(other, tmp_path / "b.safetensors")
 
     assert main(["export", "weights", str(a), str(b), str(tmp_path / "soup.safetensors")]) == 0
@@ -92,6 +94,7 @@ def test_several_checkpoints_export_as_their_average(trained, tmp_path):
     assert torch.equal(got[name], want.half().float())
     untouched = next(n for n, p in trained.named_parameters() if p.requires_grad and n != name)
     assert torch.equal(got[untouched], trained.state_dict()[untouched].half().float())
+    assert got[counter] == trained.state_dict()[counter] + 7  # the largest count
 
 
 def test_checkpoints_of_other_configs_are_not_averaged(trained, tmp_path, capsys):

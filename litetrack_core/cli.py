@@ -280,15 +280,26 @@ def _fit_ranking(args: argparse.Namespace) -> int:
     from litetrack_core.grounding.sentence import shared_reader
     from litetrack_core.tracking.load import load_tracker
     from litetrack_core.training.ranking import fit_ranking
+    from litetrack_core.weights.checkpoint import CheckpointError
 
     if args.corpus is None or not args.corpus.is_dir():
         print(f"error: --corpus must be the materialised real corpus (litetrack data real), got {args.corpus}", file=sys.stderr)
         return 2
-    sequences = [s for s in load_dataset(args.corpus) if s.grounding_frames and s.language]
+    try:
+        tracker = load_tracker(args.checkpoint, proposals=False, device="cpu")
+    except (ValueError, FileNotFoundError, CheckpointError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    sequences = [s for s in load_dataset(args.corpus, args.sequences) if s.grounding_frames and s.language]
+    if not sequences:
+        print(f"error: no sequence with grounding frames and a sentence in {args.corpus}"
+              + (f" among {' '.join(args.sequences)}" if args.sequences else ""), file=sys.stderr)
+        return 2
     grounder = ProposalGrounder(Detector(args.dir), shared_reader(), RankingWeights((0.0,) * len(FEATURES), 0.0, 1.0, (0.0, 0.0, 1.0, 1.0)))
-    weights, report = fit_ranking(sequences, grounder, load_tracker(proposals=False, device="cpu"))
+    weights, report = fit_ranking(sequences, grounder, tracker)
     out = args.out or WEIGHTS_FILE
     weights.save(out, fitted_on=f"{len(sequences)} sequences of {args.corpus.name}: {report.frames} grounding frames",
+                 model=args.checkpoint or "the packaged default",
                  fit=vars(report))
     print(f"{out}: {report.frames} frames, {report.named} name a class, {report.with_target} with the target among "
           f"its proposals; best proposal right on {report.top1}; right with proposals then model "
@@ -444,6 +455,10 @@ def _add_detector(sub: argparse._SubParsersAction) -> None:
     g.add_argument("action", choices=["install", "check", "fit"])
     g.add_argument("--corpus", type=Path, help="fit: the materialised real corpus (data/train/real)")
     g.add_argument("--out", type=Path, help="fit: weights file (default: the packaged ranking.json)")
+    g.add_argument("--checkpoint", help="fit: the model whose own text-to-region score the ranking reads (default: the packaged one)")
+    g.add_argument("--sequences", nargs="+", metavar="NAME",
+                   help="fit: only these corpus sequences (default: all); fit on sequences the model did not train on, "
+                        "or its own score looks more reliable than it is")
     g.add_argument("--dir", type=Path, help="detector folder (default: $LITETRACK_DETECTOR_DIR or <prefix>/share/litetrack)")
     g.add_argument("--tarball", type=Path, help="the npm package's .tgz on disk instead of the registry")
     g.set_defaults(func=_cmd_detector)

@@ -271,7 +271,7 @@ class Tracker:
         """The model's own grounding of ``text`` on an RGB uint8 frame, without touching the target:
         (box (x, y, w, h) pixels, score, region score function of a box). For analysis and for fitting
         the proposal ranking (``training/ranking.py``)."""
-        with torch.no_grad(), self._autocast():
+        with torch.no_grad(), self._full_precision():
             return model_grounding(self.model, check_frame(frame), self._encode_text(text))
 
     # ------------------------------------------------------------------ steps

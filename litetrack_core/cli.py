@@ -299,8 +299,7 @@ def _fit_ranking(args: argparse.Namespace) -> int:
     weights, report = fit_ranking(sequences, grounder, tracker)
     out = args.out or WEIGHTS_FILE
     weights.save(out, fitted_on=f"{len(sequences)} sequences of {args.corpus.name}: {report.frames} grounding frames",
-                 model=args.checkpoint or "the packaged default",
-                 fit=vars(report))
+                 model=args.checkpoint or "the packaged default", fit=vars(report))
     print(f"{out}: {report.frames} frames, {report.named} name a class, {report.with_target} with the target among "
           f"its proposals; best proposal right on {report.top1}; right with proposals then model "
           f"{report.combined_right} vs model alone {report.model_right} (threshold {weights.min_probability})")

@@ -110,13 +110,14 @@ def _listen(me, got: Received) -> None:
     from diagnostic_msgs.msg import DiagnosticArray
     from vision_msgs.msg import Detection2D
 
+    from litetrack_ros.messages import stamp_ns
     from litetrack_ros.msg import TrackStatus
 
     def on_detection(msg: Detection2D) -> None:
         b = msg.bbox
         score = msg.results[0].hypothesis.score if msg.results else 0.0
         with got.lock:
-            got.detections[_stamp_ns(msg)] = (b.center.position.x - b.size_x / 2, b.center.position.y - b.size_y / 2,
+            got.detections[stamp_ns(msg.header.stamp)] = (b.center.position.x - b.size_x / 2, b.center.position.y - b.size_y / 2,
                                               b.size_x, b.size_y, score, time.time_ns())
 
     def on_diagnostics(msg: DiagnosticArray) -> None:
@@ -125,7 +126,7 @@ def _listen(me, got: Received) -> None:
 
     def on_status(msg: TrackStatus) -> None:
         with got.lock:
-            got.status[_stamp_ns(msg)] = (msg.state, msg.step_ms)
+            got.status[stamp_ns(msg.header.stamp)] = (msg.state, msg.step_ms)
 
     me.create_subscription(Detection2D, "/detection", on_detection, 100)
     me.create_subscription(TrackStatus, "/status", on_status, 100)
@@ -139,10 +140,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _stamp_ns(msg) -> int:
-    return msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
 
 
 def _replay(me, pub, client, frames: list[np.ndarray], gt: np.ndarray, sentence: str, rate: float) -> tuple[list[int], list]:
@@ -184,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
+    from litetrack_ros.messages import stamp_ns
     from litetrack_ros.srv import SetTarget
 
     node_log = args.out / "node.log"
@@ -213,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
             result = future.result() if future.done() else None
             print(f"target by {name}: {result.message if result else 'no answer'}")
             if result and result.success:
-                set_on.append(_stamp_ns(result.detection))
+                set_on.append(stamp_ns(result.detection.header.stamp))
     finally:
         node_proc.send_signal(signal.SIGINT)
         try:

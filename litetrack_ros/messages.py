@@ -17,10 +17,15 @@ from visualization_msgs.msg import Marker
 from litetrack_core.tracking.types import TrackResult, TrackState
 from litetrack_ros.msg import TrackStatus
 
-__all__ = ["STATE_CODES", "detection", "marker", "status"]
+__all__ = ["STATE_CODES", "detection", "marker", "stamp_ns", "status"]
 
 # TrackState -> TrackStatus.state: the message has a constant of each state's name.
 STATE_CODES = {state: getattr(TrackStatus, state.value) for state in TrackState}
+
+
+def stamp_ns(stamp) -> int:
+    """A builtin_interfaces/Time as integer nanoseconds (the key frames and answers are matched by)."""
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def detection(result: TrackResult, header: Header, label: str | None) -> Detection2D:

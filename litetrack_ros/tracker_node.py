@@ -64,9 +64,8 @@ __all__ = ["TrackerNode", "main"]
 # holds one executor thread, so the executor has this many threads beyond those images and timers use.
 REQUEST_DEPTH = 8
 EXECUTOR_THREADS = 4 + REQUEST_DEPTH
-# Images DDS keeps for the node until its executor takes them (sensor-data QoS's own depth). The
-# slot still gives the worker only the newest; the queue only covers moments when the executor
-# is late to take one (a depth of 1 lost a frame in six at 30 Hz on two cores, make demo).
+# Images DDS keeps until the executor takes them (sensor-data QoS's depth); the worker still gets only the
+# newest. The queue covers an executor late to take one (depth 1 lost a frame in six at 30 Hz, make demo).
 IMAGE_QUEUE = 5
 GIL_SWITCH_S = 0.0005
 
@@ -88,7 +87,7 @@ class TrackerNode(Node):
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.stats = NodeStats()
         # (message, node-clock ns at arrival): arrival splits latency into transport and queueing.
-        self.intake: Intake[Image | CompressedImage] = Intake(lambda msg: _ns(msg.header.stamp))
+        self.intake: Intake[Image | CompressedImage] = Intake(lambda msg: messages.stamp_ns(msg.header.stamp))
         self.tracker: Tracker | None = None
         self.load_error: str | None = None
         self.state = TrackState.IDLE
@@ -101,8 +100,7 @@ class TrackerNode(Node):
         self._last_processed = 0.0
         self._last_msg: Image | CompressedImage | None = None  # the last frame set on or tracked
         self._entities: list = []  # what on_configure made, destroyed by on_cleanup / on_shutdown
-        # Set once an activation has finished (the model loaded, or failed to): a target request that
-        # arrives while the node configures or activates waits for it (request_timeout_s).
+        # Set once an activation has finished (model loaded or failed): target requests wait for it (request_timeout_s).
         self._settled = threading.Event()
         if self.get_parameter("autostart").value:
             # Not in the constructor itself: loading the model takes seconds.
@@ -300,7 +298,7 @@ class TrackerNode(Node):
             return False, f"the node did not become active within {timeout:.1f} s", None
         if self.tracker is None:
             return False, self.load_error or "the node is not active", None
-        req = TargetRequest(text, box, _ns(request.stamp))
+        req = TargetRequest(text, box, messages.stamp_ns(request.stamp))
         if not self.intake.queue(req, self._requests):
             return False, f"{REQUEST_DEPTH} target requests are already waiting for frames; try again", None
         if not req.done.wait(timeout):
@@ -320,7 +318,7 @@ class TrackerNode(Node):
             item = self.intake.slot.take(timeout=0.1)
             if item is None or self.tracker is None:
                 continue
-            self._apply_stop()
+            self._still_tracking()
             max_rate = self._p("max_rate_hz")
             if not len(self._requests) and max_rate > 0 and time.monotonic() - self._last_processed < 1.0 / max_rate:
                 self.stats.drop("rate_limit")
@@ -340,7 +338,7 @@ class TrackerNode(Node):
                 self._step(msg, arrived_ns, taken_ns)
             return
         request, (msg, arrived_ns) = served  # the frame the request names (this one, or a recent one)
-        count, stamp = self._p("catch_up_frames"), _ns(msg.header.stamp)
+        count, stamp = self._p("catch_up_frames"), messages.stamp_ns(msg.header.stamp)
         if count:
             self.intake.open_catch_up(stamp)
         try:
@@ -348,20 +346,17 @@ class TrackerNode(Node):
         finally:
             frames = self.intake.close_catch_up(count, stamp)
         for msg, arrived_ns in frames if done else ():
-            # stop_tracking may have been answered while the target was being set; a frame held
-            # for catching up may have arrived after that answer and must not be tracked.
-            self._apply_stop()
-            if not self.tracker.has_target:
+            if not self._still_tracking():  # stopped during the set: later frames are not tracked
                 break
             self._step(msg, arrived_ns, None)
 
-    def _apply_stop(self) -> None:
-        """Carry out a stop_tracking call here: the service thread only flags it, the tracker
-        belongs to the worker."""
+    def _still_tracking(self) -> bool:
+        """Carry out a stop_tracking call (the service thread only flags it; the tracker is the worker's)."""
         if self._stop_requested.is_set():
             self._stop_requested.clear()
             self.tracker.reset()
             self.state = TrackState.IDLE
+        return self.tracker.has_target
 
     def _set(self, request: TargetRequest, msg: Image | CompressedImage, arrived_ns: int, taken_ns: int) -> bool:
         """Serve ``request`` on ``msg``: set the target, answer, publish. False: refused (answered why)."""
@@ -422,7 +417,7 @@ class TrackerNode(Node):
         """Split stamp -> publish latency: transport (to our callback), queueing (in the slot),
         the tracker step, and the rest of this node's work (conversion, publishing)."""
         done_ns = self.get_clock().now().nanoseconds
-        stamp_ns = _ns(header.stamp)
+        stamp_ns = messages.stamp_ns(header.stamp)
         self.stats.timed(
             latency_ms=(done_ns - stamp_ns) / 1e6,
             transport_ms=(arrived_ns - stamp_ns) / 1e6,
@@ -451,10 +446,6 @@ class TrackerNode(Node):
                 proposals=self.tracker is not None and self.tracker.grounder is not None,
             ))
         )
-
-
-def _ns(stamp) -> int:
-    return stamp.sec * 1_000_000_000 + stamp.nanosec
 
 
 def _fmt(box: tuple[float, float, float, float]) -> str:

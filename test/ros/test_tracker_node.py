@@ -81,6 +81,7 @@ class Graph:
 
     def __init__(self, node, spin_until) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.qos import QoSProfile
         from sensor_msgs.msg import CompressedImage, Image
         from std_srvs.srv import Trigger
         from vision_msgs.msg import Detection2D
@@ -97,7 +98,10 @@ class Graph:
         node.create_subscription(Detection2D, "/detection", lambda m: self.detections.__setitem__(_ns(m.header.stamp), m), 50)
         node.create_subscription(TrackStatus, "/status", lambda m: self.statuses.__setitem__(_ns(m.header.stamp), m), 50)
         node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
-        self.set_target = node.create_client(SetTarget, "/track_target")
+        # A response queue as deep as the node's request queue: a burst of answers (the test's 30 calls
+        # at once, 22 refused within 30 ms) overflows the default depth of 10 when this process spins
+        # late, and the overflowing answers are dropped (seen once on a loaded machine).
+        self.set_target = node.create_client(SetTarget, "/track_target", qos_profile=QoSProfile(depth=100))
         self.stop = node.create_client(Trigger, "/stop_tracking")
         self.SetTarget = SetTarget
 

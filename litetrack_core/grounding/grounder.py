@@ -158,7 +158,10 @@ class ProposalGrounder:
         """The target named by ``sentence`` on an RGB uint8 frame, or None when the proposals cannot
         say (no class named, none of its proposals, or the best below ``min_probability``).
         ``region``: the model's text-to-region score of a box, when the caller has it."""
-        ranked = self.rank(frame, sentence, region, top=1)
+        return self.sure(self.rank(frame, sentence, region, top=1))
+
+    def sure(self, ranked: list[Grounding]) -> Grounding | None:
+        """The first of ``rank``'s list if its probability reaches ``min_probability``, else None."""
         if not ranked or ranked[0].probability < self.weights.min_probability:
             return None
         return ranked[0]

@@ -42,7 +42,7 @@ from litetrack_core.tracking.memory import TargetMemory, agreement
 from litetrack_core.tracking.types import Timing, TrackResult, TrackState
 
 if TYPE_CHECKING:
-    from litetrack_core.grounding.grounder import ProposalGrounder
+    from litetrack_core.grounding.grounder import Grounding, ProposalGrounder
     from litetrack_core.models.step import FrameStep
 
 __all__ = ["Tracker", "TrackerConfig", "check_box", "check_frame"]
@@ -282,26 +282,27 @@ class Tracker:
         and its probability ("proposals") when the grounder finds one, else the model's box and its
         score at the chosen cell ("model"). Re-grounding a ``target`` with a memory first scores the
         candidates against it ("memory", ``_ground_with_memory``)."""
+        with_memory = target is not None and target.memory is not None and len(target.memory) > 0
         with self._full_precision():
             box, score, region = model_grounding(self.model, frame, text_feats)
-        if target is not None and target.memory is not None and len(target.memory) and self.grounder is not None:
-            found = self._ground_with_memory(target, frame, text, region)
+            # one detector run serves both paths: the memory weighs the best few, else the best alone
+            ranked = [] if self.grounder is None else self.grounder.rank(
+                frame, text, region, top=_MEMORY_CANDIDATES if with_memory else 1)
+        if with_memory:
+            found = self._ground_with_memory(target, frame, ranked)
             if found is not None:
                 return found[0], found[1], "memory"
-        if self.grounder is not None:
-            with self._full_precision():
-                found = self.grounder(frame, text, region)
-            if found is not None:
-                return found.box_xywh_px, found.probability, "proposals"
+        found = None if self.grounder is None else self.grounder.sure(ranked)
+        if found is not None:
+            return found.box_xywh_px, found.probability, "proposals"
         return box, score, "model"
 
-    def _ground_with_memory(self, target: _Target, frame: np.ndarray, text: str, region) -> tuple[Box, float] | None:
-        """The sentence's best proposals (``rank``, whatever their probability) each scored by the
-        tracking step itself around them, which reads the first template and the memory: the best
+    def _ground_with_memory(self, target: _Target, frame: np.ndarray,
+                           candidates: list[Grounding]) -> tuple[Box, float] | None:
+        """The sentence's best proposals (``Grounder.rank``, whatever their probability) each scored by
+        the tracking step itself around them, which reads the first template and the memory: the best
         probability x step score wins if its step score reaches ``lost_score``; else None."""
         best: tuple[float, Box] | None = None
-        with self._full_precision():
-            candidates = self.grounder.rank(frame, text, region, top=_MEMORY_CANDIDATES)
         for found in candidates:
             _, search = self._search_input(frame, found.box_xywh_px)
             _, head = target.step(search, self.keep_ratio if self.model.cfg.prune_blocks else 1.0)

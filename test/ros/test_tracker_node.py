@@ -26,6 +26,7 @@ from litetrack_core.tracking.load import load_tracker
 from litetrack_core.weights.checkpoint import save_checkpoint
 from litetrack_ros.dds_shm import orphaned_segments
 from litetrack_ros.launch_args import DEFAULT_PARAMS_FILE, LAUNCH_ARGUMENTS, ros_args
+from litetrack_ros.messages import stamp_ns
 
 pytestmark = pytest.mark.slow
 FRAMES = 8
@@ -95,8 +96,8 @@ class Graph:
         self.detections: dict[int, object] = {}
         self.statuses: dict[int, object] = {}
         self.diagnostics: list = []
-        node.create_subscription(Detection2D, "/detection", lambda m: self.detections.__setitem__(_ns(m.header.stamp), m), 50)
-        node.create_subscription(TrackStatus, "/status", lambda m: self.statuses.__setitem__(_ns(m.header.stamp), m), 50)
+        node.create_subscription(Detection2D, "/detection", lambda m: self.detections.__setitem__(stamp_ns(m.header.stamp), m), 50)
+        node.create_subscription(TrackStatus, "/status", lambda m: self.statuses.__setitem__(stamp_ns(m.header.stamp), m), 50)
         node.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 10)
         # A response queue as deep as the node's request queue: a burst of answers (the test's 30 calls
         # at once, 22 refused within 30 ms) overflows the default depth of 10 when this process spins
@@ -155,10 +156,6 @@ class Graph:
         return out
 
 
-def _ns(stamp) -> int:
-    return stamp.sec * 10**9 + stamp.nanosec
-
-
 def _xywh(det) -> tuple[float, float, float, float]:
     b = det.bbox
     return (b.center.position.x - b.size_x / 2, b.center.position.y - b.size_y / 2, b.size_x, b.size_y)
@@ -189,7 +186,7 @@ def test_detections_match_the_library(graph, node_proc, checkpoint, sequence, mo
     graph.publish(frames[0], base)
     answer = graph.call(graph.request(text, box, stamp_ns=base))
     assert answer.success, answer.message
-    assert _ns(answer.detection.header.stamp) == base
+    assert stamp_ns(answer.detection.header.stamp) == base
     got = graph.track(frames[1:], base + 33_000_000)
 
     library = load_tracker(str(checkpoint), device="cpu")
@@ -539,7 +536,7 @@ def _keep_ratios(g: Graph, sequence, count: int) -> list[float]:
     with, from its TrackStatus."""
     frames = sequence[0]
     dets = g.track([frames[1 + i % (FRAMES - 1)] for i in range(count)], None)
-    stamps = [_ns(d.header.stamp) for d in dets]
+    stamps = [stamp_ns(d.header.stamp) for d in dets]
     assert g.spin_until(lambda: all(s in g.statuses for s in stamps), 5.0)
     return [g.statuses[s].keep_ratio for s in stamps]
 
@@ -590,7 +587,7 @@ def test_the_target_memory_fills_and_says_so(asymmetric_checkpoint, sequence, ro
         _set_box_target(g, sequence)
         frames = sequence[0]
         dets = g.track(frames[1:FRAMES], None)
-        stamps = [_ns(d.header.stamp) for d in dets]
+        stamps = [stamp_ns(d.header.stamp) for d in dets]
         assert g.spin_until(lambda: all(s in g.statuses for s in stamps), 5.0)
         statuses = [g.statuses[s] for s in stamps]
     entries = [s.memory_entries for s in statuses]

@@ -8,6 +8,7 @@ depend on trained weights.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -201,6 +202,26 @@ def test_regrounding_scores_the_sentences_candidates_with_the_memory(sequence):
         found = tracker.track(frame)
         assert found.grounding == path and found.regrounded and found.state is TrackState.TRACKING
         assert iou(np.array([found.box_xywh_px]), truth[11:12] - (300, 0, 0, 0))[0] > 0.7
+
+
+def test_regrounding_falls_back_to_the_best_proposal_with_one_detector_run(sequence):
+    """With a memory whose candidates all fail the step's score (``lost_score`` raised to 1
+    after the target is lost), re-grounding takes the sentence's best proposal, from the same single
+    run of the object detector that ranked the memory's candidates."""
+    truth = sequence.ground_truth
+    config = TrackerConfig(memory_size=2, memory_score=0.0, memory_agreement=0.0, memory_interval=5,
+                           lost_after=1, reground_every=1)
+    tracker = load_tracker(tracker_config=config)
+    tracker.set_target(sequence.frame(0), text=sequence.language, box=tuple(truth[0]))
+    assert [tracker.track(sequence.frame(i)).memory_entries for i in range(1, 11)][-1] == 2
+    black = np.zeros_like(sequence.frame(0))
+    assert tracker.track(black).state is TrackState.LOST
+    detector, runs = tracker.grounder.detector, []
+    tracker.grounder._detector = lambda frame: runs.append(1) or detector(frame)  # counts the runs
+    tracker.config = dataclasses.replace(config, lost_score=1.0)  # no step score reaches it
+    found = tracker.track(sequence.frame(80))
+    assert found.grounding == "proposals" and found.regrounded and len(runs) == 1
+    assert iou(np.array([found.box_xywh_px]), truth[80:81])[0] > 0.7
 
 
 def test_bench_times_memory_sizes_as_cases_and_samples_resident_memory(tmp_path, capsys):

@@ -295,7 +295,7 @@ def _fit_ranking(args: argparse.Namespace) -> int:
         print(f"error: no sequence with grounding frames and a sentence in {args.corpus}"
               + (f" among {' '.join(args.sequences)}" if args.sequences else ""), file=sys.stderr)
         return 2
-    grounder = ProposalGrounder(Detector(args.dir), shared_reader(), RankingWeights((0.0,) * len(FEATURES), 0.0, 1.0, (0.0, 0.0, 1.0, 1.0)))
+    grounder = ProposalGrounder(Detector(args.dir), shared_reader(), RankingWeights((0.0,) * len(FEATURES), 1.0, (0.0, 0.0, 1.0, 1.0)))
     weights, report = fit_ranking(sequences, grounder, tracker)
     out = args.out or WEIGHTS_FILE
     weights.save(out, fitted_on=f"{len(sequences)} sequences of {args.corpus.name}: {report.frames} grounding frames",

@@ -11,8 +11,10 @@ For each proposal of the named class, eight features (``FEATURES``):
     size       agreement of the proposal's size rank with "big"/"small" words (0 without)
     area       log of its area over the class's largest proposal (named targets tend to be salient)
     model      the tracking model's own text-to-region score: its grounding map's peak in the box
-combined by logistic weights fitted on the real corpus's grounding frames (``training/ranking.py``;
-never on the evaluation sequences) into the probability that the proposal is the target. The best proposal wins
+combined by weights fitted on the real corpus's grounding frames (``training/ranking.py``; never on
+the evaluation sequences) into a score whose softmax over the frame's proposals of the named class is
+the probability that the proposal is the target (a conditional logit: it ranks the proposals of one
+frame against each other, which is the choice grounding makes). The best proposal wins
 if that probability reaches ``min_probability``; otherwise (or when no class is named, or none of
 its proposals is found) the caller grounds with the model alone. When the sentence names a part of a
 person ("the face of the girl"), the box is placed on the best person's head keypoints (``pose.py``),
@@ -41,6 +43,8 @@ Box = tuple[float, float, float, float]
 RegionScore = Callable[[Box], float]
 FEATURES = ("detector", "relative", "colour", "colour_relative", "position", "size", "area", "model")
 WEIGHTS_FILE = Path(__file__).with_name("ranking.json")
+# What the weights were fitted for; a file of another objective (the earlier logistic one) is refused.
+OBJECTIVE = "softmax over the frame's proposals"
 _PERSON = COCO_CLASSES.index("person")
 
 
@@ -57,12 +61,11 @@ class Grounding:
 
 @dataclass(frozen=True)
 class RankingWeights:
-    """Logistic weights of ``FEATURES`` plus a bias; the acceptance threshold; and the place of a
-    part word's box relative to its person's head keypoints (``pose.part_box``): centre offset, width,
-    height in units of the keypoints' span."""
+    """Weights of ``FEATURES`` (a conditional logit: softmax of the weighted sum over one frame's
+    proposals); the acceptance threshold; and the place of a part word's box relative to its person's
+    head keypoints (``pose.part_box``): centre offset, width, height in units of the keypoints' span."""
 
     weights: tuple[float, ...]
-    bias: float
     min_probability: float
     part_place: tuple[float, float, float, float]
 
@@ -71,18 +74,30 @@ class RankingWeights:
         data = json.loads(Path(path or WEIGHTS_FILE).read_text())
         if data.get("features") != list(FEATURES):
             raise ValueError(f"{path or WEIGHTS_FILE}: weights are for features {data.get('features')}, not {list(FEATURES)}")
-        return cls(tuple(data["weights"]), float(data["bias"]), float(data["min_probability"]),
+        if data.get("objective") != OBJECTIVE:
+            raise ValueError(f"{path or WEIGHTS_FILE}: weights of objective {data.get('objective', 'logistic')!r}, "
+                             f"not {OBJECTIVE!r}: refit them with `litetrack detector fit`")
+        return cls(tuple(data["weights"]), float(data["min_probability"]),
                    tuple(float(v) for v in data["part_place"]))
 
     def save(self, path: str | Path, **notes) -> None:
         Path(path).write_text(json.dumps({
-            "features": list(FEATURES), "weights": [round(w, 5) for w in self.weights], "bias": round(self.bias, 5),
+            "features": list(FEATURES), "objective": OBJECTIVE, "weights": [round(w, 5) for w in self.weights],
             "min_probability": self.min_probability,
             "part_place": [round(v, 4) for v in self.part_place], **notes,
         }, indent=1) + "\n")
 
     def probability(self, feats: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(feats @ np.asarray(self.weights) + self.bias)))
+        """(N,) probabilities, summing to 1, of the N proposals of one frame (``features``' rows)."""
+        return softmax(feats @ np.asarray(self.weights))
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Softmax of a 1-D array (shifted by its maximum: no overflow)."""
+    if not scores.size:
+        return scores
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
 
 
 def features(frame: np.ndarray, parsed: ParsedSentence, proposals: list[Proposal], region: RegionScore | None) -> np.ndarray:

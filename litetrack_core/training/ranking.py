@@ -6,8 +6,8 @@ for a sentence naming a part, whether the proposal holds most of the true box). 
 (each frame's proposals in one softmax; L2, Newton steps) learns the weights: grounding picks one
 proposal among a frame's, so the fit ranks them against each other (the earlier logistic regression
 scored each proposal alone; on the corpus's halves, fitted on one and counted on the other with the
-stage-2 model, the best proposal was right on 93 of 222 frames against 88). The acceptance threshold is the one under which
-the most frames are grounded right when a proposal below it hands over to the model's own box. The
+stage-2 model, the best proposal was right on 93 of 222 frames against 88). The acceptance
+threshold is the one under which the most frames are grounded right when a proposal below it hands over to the model's own box. The
 part place is the median place of the true part box relative to the head keypoints of the person
 proposal holding it (``grounding/pose.py``), all part words pooled. The evaluation
 sequences are never read here. It sits above grounding, tracking and evaluation (it uses the three),

@@ -748,15 +748,19 @@ def test_lifecycle_makes_and_destroys_what_it_should(checkpoint, sequence, ros_n
     assert rc == 0 and "Traceback" not in out, out
 
 
-def test_a_target_set_as_the_node_starts_waits_for_the_model(sequence, ros_node, spin_until):
+def test_a_target_set_as_the_node_starts_waits_for_the_model(sequence, ros_node, spin_until, tmp_path):
     """A mission script sets the target in the same second the node is launched: the request waits
     while the model loads (the packaged default model: seconds, after the service appears) and
-    succeeds on the first frame after."""
+    succeeds on the first frame after. The wait's bound (``request_timeout_s``, 10 s by default) is
+    raised to the test's own 60 s: on a loaded machine the load and warm-up took over 10 s."""
     import threading
 
+    params = yaml.safe_load(DEFAULT_PARAMS_FILE.read_text())
+    params["/**"]["ros__parameters"]["request_timeout_s"] = 60.0
+    (params_file := tmp_path / "patient.yaml").write_text(yaml.safe_dump(params))
     frames, gt, _ = sequence
     g = Graph(ros_node("probe_startup"), spin_until)
-    proc = start_node("")
+    proc = start_node("", params_file=str(params_file))
     running = threading.Event()
     running.set()
 

@@ -7,10 +7,10 @@ for a sentence naming a part, whether the proposal holds most of the true box). 
 proposal among a frame's, so the fit ranks them against each other (the earlier logistic regression
 scored each proposal alone; on the corpus's halves, fitted on one and counted on the other with the
 stage-2 model, the best proposal was right on 93 of 222 frames against 88). The acceptance
-threshold is the one under which the most frames are grounded right when a proposal below it hands over to the model's own box. The
-part place is the median place of the true part box relative to the head keypoints of the person
-proposal holding it (``grounding/pose.py``), all part words pooled. The evaluation
-sequences are never read here. It sits above grounding, tracking and evaluation (it uses the three),
+threshold is the one under which the most frames are grounded right when a proposal below it hands
+over to the model's own box. The part place is the median place of the true part box relative to
+the head keypoints of the person proposal holding it (``grounding/pose.py``), all part words
+pooled. The evaluation sequences are never read here. It sits above grounding, tracking and evaluation (it uses the three),
 as the rest of training does.
 """
 
@@ -44,13 +44,13 @@ class FitReport:
     notes: dict = field(default_factory=dict)
 
 
-def _conditional_logit(x: np.ndarray, y: np.ndarray, frame: np.ndarray, l2: float = 1.0,
+def _conditional_logit(x: np.ndarray, y: np.ndarray, frames: list[slice], l2: float = 1.0,
                        steps: int = 30) -> np.ndarray:
-    """Weights of an L2-regularised conditional logit (McFadden): each frame's rows (``frame``: the
-    frame id of each row of ``x``) compete in one softmax, and the likelihood is that of the frame's
-    positives (``y`` 1; spread evenly when several). Frames without a positive say nothing and are
-    left out. Newton steps on a concave objective: converged well within ``steps``."""
-    groups = [rows for rows in (np.flatnonzero(frame == f) for f in np.unique(frame)) if y[rows].any()]
+    """Weights of an L2-regularised conditional logit (McFadden): the rows of each frame (``frames``:
+    their slices of ``x``) compete in one softmax, and the likelihood is that of the frame's positives
+    (``y`` 1; spread evenly when several). Frames without a positive say nothing and are left out.
+    Newton steps on a concave objective: converged well within ``steps``."""
+    groups = [rows for rows in frames if y[rows].any()]
     w = np.zeros(x.shape[1])
     for _ in range(steps):
         grad, hess = l2 * w, l2 * np.eye(len(w))
@@ -127,15 +127,11 @@ def fit_ranking(sequences: list[Sequence], grounder, tracker) -> tuple[RankingWe
             frames.append((slice(start, len(rows)), right, model_right))
         log.info("%s: %d grounding frames read", seq.name, len(seq.grounding_frames or ()))
     x, y = np.array(rows), np.array(labels)
-    frame_of_row = np.zeros(len(rows), dtype=int)
-    for i, (where, _, _) in enumerate(frames):
-        if where is not None:
-            frame_of_row[where] = i
-    weights = _conditional_logit(x, y, frame_of_row)
+    ranked = [where for where, _, _ in frames if where is not None]
+    weights = _conditional_logit(x, y, ranked)
     probability = np.zeros(len(rows))
-    for where, _, _ in frames:
-        if where is not None:
-            probability[where] = softmax(x[where] @ weights)
+    for where in ranked:
+        probability[where] = softmax(x[where] @ weights)
     best_threshold, report.combined_right = _best_threshold(probability, frames)
     report.top1 = sum(int(t[int(np.argmax(probability[w]))]) for w, t, _ in frames if w is not None)
     place = tuple(float(v) for v in np.median([part_place(k, truth) for k, truth in parts], axis=0)) if parts else (0.0, 0.0, 1.0, 1.0)

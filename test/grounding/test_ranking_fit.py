@@ -53,22 +53,22 @@ def test_the_conditional_logit_ranks_each_frames_proposals_by_what_tells_the_tar
     The fit weighs the first and ranks the target first in every frame; the probabilities of a frame's
     proposals sum to 1."""
     rng = np.random.default_rng(0)
-    rows, labels, frame = [], [], []
-    for f in range(40):
+    rows, labels, frames = [], [], []
+    for _ in range(40):
         n, level = int(rng.integers(2, 7)), rng.normal(0, 3)
         signal = level + rng.uniform(0, 1, n)
         target = int(rng.integers(n))
         signal[target] = signal.max() + 0.2
         rows += [[s, rng.normal()] for s in signal]
+        frames.append(slice(len(labels), len(labels) + n))
         labels += [float(i == target) for i in range(n)]
-        frame += [f] * n
-    x, y, frame = np.array(rows), np.array(labels), np.array(frame)
-    weights = _conditional_logit(x, y, frame)
+    x, y = np.array(rows), np.array(labels)
+    weights = _conditional_logit(x, y, frames)
     assert weights[0] > 5 * abs(weights[1])
     ranking = RankingWeights(tuple(weights), 0.0, (0.0, 0.0, 1.0, 1.0))
-    for f in range(40):
-        p = ranking.probability(x[frame == f])
-        assert np.isclose(p.sum(), 1.0) and y[frame == f][np.argmax(p)] == 1.0
+    for rows_of_frame in frames:
+        p = ranking.probability(x[rows_of_frame])
+        assert np.isclose(p.sum(), 1.0) and y[rows_of_frame][np.argmax(p)] == 1.0
 
 
 def test_weights_of_another_objective_are_refused_with_the_reason(tmp_path):

@@ -77,6 +77,9 @@ class TrainConfig:
         bf16 matrix units such as AMX: 1.2-1.3x faster steps measured on this project's Xeon).
     max_gap, task_mix, augment: the sampler's (``training/sampling.py``).
     memory_size: memory slots per tracking sample (0: no memory; ``models/memory.py``).
+    memory_window: memory crops come from at most this many frames before the search frame (30:
+        always recent views; up to ``max_gap``: views as old as the template's, which the model
+        must learn to weigh).
     negative_ratio: share of tracking pairs whose search shows another sequence's target, to be
         scored as absent (``training/sampling.py``; 0: none, UVLTrack's recipe).
     negative_same_category: negative pairs show a target of the template's category (the
@@ -104,6 +107,7 @@ class TrainConfig:
     task_mix: tuple[float, float, float] = (0.45, 0.11, 0.44)
     augment: bool = True
     memory_size: int = 0
+    memory_window: int = 30
     negative_ratio: float = 0.0
     negative_same_category: bool = False
     num_workers: int = 0
@@ -122,6 +126,8 @@ class TrainConfig:
             raise ValueError(f"init={self.init!r} must be packages, random or a checkpoint path")
         if self.memory_size < 0:
             raise ValueError(f"memory_size={self.memory_size} must be >= 0 (0: no memory)")
+        if self.memory_window < 1:
+            raise ValueError(f"memory_window={self.memory_window} must be >= 1")
         for name in ("epochs", "samples_per_epoch", "batch_size", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")

@@ -30,8 +30,8 @@ reimplemented):
   the start of a video), the whole frame letterboxed to the search size (``crops.whole_frame``),
   template zeros, flag 1.
 * Memory (``memory_size`` K > 0, the tracker's target memory, ``models/memory.py``): BBOX / NLBBOX
-  samples also get 0..K (uniformly) template crops of frames between template and search, the
-  ``MEMORY_WINDOW`` frames before the search frame, cut around the true box jittered as the tracker's
+  samples also get 0..K (uniformly) template crops of frames between template and search, within
+  ``memory_window`` frames of the search frame, cut around the true box jittered as the tracker's
   own boxes would be (``Jitter.memory_*``); one in ``MEMORY_MISTAKES`` is cut around a wrong place of
   its frame, as a tracker writes its mistakes too. ``memory_mask`` marks each slot's cells inside that
   jittered box (what the tracker took for the target: only those are read). Empty slots are zeros with
@@ -81,7 +81,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TASK_MIX = (0.45, 0.11, 0.44)
 # Memory crops come from the frames just before the search frame (a tracker's memory is recent),
 # and this share of them from a wrong place (module docstring).
-MEMORY_WINDOW = 30
 MEMORY_MISTAKES = 0.1
 
 
@@ -153,6 +152,7 @@ class TrackingPairs(Dataset):
         grounding_frames: NL samples take a frame among the first this many of a sequence.
         max_draws: draws tried for one sample before giving up (RuntimeError) on unusable data.
         memory_size: memory slots per sample (0: no ``memory`` / ``memory_mask`` keys).
+        memory_window: memory crops come from at most this many frames before the search frame.
         negative_ratio: share of BBOX / NLBBOX pairs whose search shows another sequence's target
             (``valid`` False; module docstring).
         negative_same_category: a negative pair's other sequence has the template's
@@ -176,6 +176,7 @@ class TrackingPairs(Dataset):
         grounding_frames: int = 30,
         max_draws: int = 100,
         memory_size: int = 0,
+        memory_window: int = 30,
         negative_ratio: float = 0.0,
         negative_same_category: bool = False,
     ) -> None:
@@ -192,6 +193,9 @@ class TrackingPairs(Dataset):
         if memory_size < 0:
             raise ValueError(f"memory_size={memory_size} must be >= 0 (0: no memory)")
         self.memory_size = int(memory_size)
+        if memory_window < 1:
+            raise ValueError(f"memory_window={memory_window} must be >= 1")
+        self.memory_window = int(memory_window)
         if not 0.0 <= negative_ratio <= 1.0:
             raise ValueError(f"negative_ratio={negative_ratio} must be in [0, 1]")
         self.negative_ratio = float(negative_ratio)
@@ -385,7 +389,7 @@ class TrackingPairs(Dataset):
         """``memory`` (K, 3, Tz, Tz) and ``memory_mask`` (K, Gz*Gz) of a pair sample (module docstring)."""
         out = self._empty_memory()
         lo, hi = (t, s) if t < s else (s, t)
-        between = visible[(visible > lo) & (visible < hi) & (np.abs(visible - s) <= MEMORY_WINDOW)]
+        between = visible[(visible > lo) & (visible < hi) & (np.abs(visible - s) <= self.memory_window)]
         count = min(int(rng.integers(self.memory_size + 1)), between.size)
         cfg, jit, aug = self.cfg, self.jitter, self.augmentation
         for slot, m in enumerate(np.sort(rng.choice(between, count, replace=False)) if count else []):

@@ -100,6 +100,7 @@ def _train(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
         seed=cfg.seed,
         augment=cfg.augment,
         memory_size=cfg.memory_size,
+        memory_window=cfg.memory_window,
         negative_ratio=cfg.negative_ratio,
         negative_same_category=cfg.negative_same_category,
     )

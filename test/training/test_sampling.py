@@ -510,3 +510,13 @@ def test_memory_slots_hold_past_crops_of_pair_samples_only(sequences, tokenizer)
     assert "memory" not in pairs(sequences, tokenizer, n=4, seed=5).draw(0)[0]
     with pytest.raises(ValueError, match="memory_size=-1 must be >= 0"):
         pairs(sequences, tokenizer, memory_size=-1)
+
+
+def test_memory_window_bounds_how_far_back_memory_crops_come_from(sequences, tokenizer):
+    """memory_window 1: only the frame next to the search frame (toward the template) may be a memory
+    crop, so no sample fills more than one slot, and some fill it; 0 is refused."""
+    ds = pairs(sequences, tokenizer, n=48, seed=5, memory_size=3, memory_window=1)
+    filled = [int(ds.draw(i)[0]["memory_mask"].any(dim=1).sum()) for i in range(len(ds))]
+    assert set(filled) == {0, 1}
+    with pytest.raises(ValueError, match="memory_window=0 must be >= 1"):
+        pairs(sequences, tokenizer, memory_window=0)

@@ -137,6 +137,7 @@ def test_a_memory_run_trains_the_model_to_read_past_frames(tmp_path, data):
         ({"datasets": [{"path": "/a", "weight": -1}]}, "weight=-1 must be a number > 0"),
         ({"datasets": [{"path": "/a", "task_mix": [0, 0]}]}, "task_mix=[0, 0] must be 3 numbers"),
         ({"memory_size": -1}, "memory_size=-1 must be >= 0"),
+        ({"memory_window": 0}, "memory_window=0 must be >= 1"),
         ({"memory_size": 2, "model": {**TINY, "prune_blocks": [1], "asymmetric": False}},
          "memory_size=2 needs an asymmetric model"),
     ],

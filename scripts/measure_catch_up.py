@@ -8,6 +8,11 @@ on. Prints the success AUC (%) over frames ``gap`` .. end per half (A: even plac
 names, B: odd), with "no gap" (every frame tracked) for reference.
 
     .venv/bin/python scripts/measure_catch_up.py --checkpoint stage2.safetensors --gap 13 0 2 4 8
+
+``--step-frames F`` replays the node's timing instead: each step takes F frames of video; after the
+catch-up the worker takes the newest frame that has arrived, and each frame it skips shows the last
+box tracked (what a robot is shown). ``--chase R`` adds, per count, a catch-up that goes on through
+the frames that arrived during the previous one, R rounds at most, until at most one has.
 """
 
 from __future__ import annotations
@@ -32,6 +37,24 @@ def caught_up(gap: int, count: int) -> list[int]:
     return [index for index, _ in intake.close_catch_up(count, after_ns=0)]
 
 
+def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: int) -> list[int]:
+    """The frames the node tracks after a set on frame 0 that took ``gap`` frames: the catch-up (and
+    up to ``chase`` more rounds through what arrived meanwhile), then the newest frame at each step."""
+    tracked = caught_up(gap, count)
+    last, now = gap - 1, gap - 1 + len(tracked) * step_frames  # newest caught-up frame; frames arrived by now
+    for _ in range(chase):
+        if int(now) - last <= 1 or int(now) >= frames:
+            break
+        batch = [last + i for i in caught_up(int(now) - last + 1, count)]
+        tracked, last, now = tracked + batch, batch[-1], now + len(batch) * step_frames
+    while True:
+        newest = max(int(now), tracked[-1] + 1 if tracked else 1)
+        if newest >= frames:
+            return tracked
+        tracked.append(newest)
+        now = max(now, newest) + step_frames
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("counts", nargs="+", type=int, help="catch-up counts to compare (0: none)")
@@ -40,7 +63,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100, help="first frames of each sequence")
     parser.add_argument("--gap", type=int, default=13, help="the first frame tracked after the set frame")
     parser.add_argument("--half", choices=("A", "B", "both"), default="both")
+    parser.add_argument("--step-frames", type=float, default=0.0,
+                        help="frames of video per tracking step (0: every frame after the gap is tracked)")
+    parser.add_argument("--chase", type=int, default=0, help="also compare catch-ups going on this many rounds")
     args = parser.parse_args()
+    if args.step_frames > 0:
+        timed(args)
+        return
     torch.set_num_threads(1)
     sequences, halves = corpus_halves(args.corpus, args.half)
     tracker = load_tracker(args.checkpoint or None, proposals=False, threads=1)
@@ -61,6 +90,33 @@ def main() -> None:
         print(seq.name, " ".join(f"{auc[name][seq.name]:.1f}" for name in plans), flush=True)
     for name, per_sequence in auc.items():
         print(f"{name} ({plans[name] if name != 'no gap' else 'all'}):", half_means(per_sequence, halves))
+
+
+def timed(args: argparse.Namespace) -> None:
+    """``--step-frames``: the node's timing (module docstring); AUC over frames ``gap`` .. end."""
+    torch.set_num_threads(1)
+    sequences, halves = corpus_halves(args.corpus, args.half)
+    tracker = load_tracker(args.checkpoint or None, proposals=False, threads=1)
+    rounds = {"catch-up": 0, **({"chase": args.chase} if args.chase else {})}
+    auc: dict[str, dict[str, float]] = {}
+    for seq in sequences:
+        n = min(args.frames, len(seq))
+        if n <= args.gap:
+            continue
+        frames = [seq.frame(i) for i in range(n)]
+        keep = [0, *range(args.gap, n)]
+        for count in args.counts:
+            for kind, chase in rounds.items():
+                tracker.set_target(frames[0], box=tuple(float(v) for v in seq.ground_truth[0]))
+                shown = np.repeat(np.asarray(seq.ground_truth[:1], dtype=np.float64), n, axis=0)
+                for index in node_plan(args.gap, count, args.step_frames, n, chase):
+                    shown[index:] = tracker.track(frames[index]).box_xywh_px
+                name = f"{kind} {count}"
+                auc.setdefault(name, {})[seq.name] = 100 * sequence_scores(
+                    shown[keep], seq.ground_truth[keep], seq.absent[keep]).auc
+        print(seq.name, " ".join(f"{per[seq.name]:.1f}" for per in auc.values()), flush=True)
+    for name, per_sequence in auc.items():
+        print(f"{name}:", half_means(per_sequence, halves))
 
 
 if __name__ == "__main__":

@@ -55,6 +55,18 @@ def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: int)
         now = max(now, newest) + step_frames
 
 
+def plans(args: argparse.Namespace, frames: int) -> dict[str, list[int]]:
+    """Per setting, the frames tracked after the set on frame 0, in order: without ``--step-frames``
+    the catch-up's and then every frame from ``gap`` on ("no gap": all of them); with it, the node's
+    timing (``node_plan``), once and, with ``--chase``, going on."""
+    if args.step_frames <= 0:
+        after = list(range(args.gap, frames))
+        return {"no gap": list(range(1, frames)), **{f"catch-up {c}": caught_up(args.gap, c) + after for c in args.counts}}
+    rounds = {"catch-up": 0, **({"chase": args.chase} if args.chase else {})}
+    return {f"{kind} {count}": node_plan(args.gap, count, args.step_frames, frames, chase)
+            for count in args.counts for kind, chase in rounds.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("counts", nargs="+", type=int, help="catch-up counts to compare (0: none)")
@@ -67,53 +79,24 @@ def main() -> None:
                         help="frames of video per tracking step (0: every frame after the gap is tracked)")
     parser.add_argument("--chase", type=int, default=0, help="also compare catch-ups going on this many rounds")
     args = parser.parse_args()
-    if args.step_frames > 0:
-        timed(args)
-        return
     torch.set_num_threads(1)
     sequences, halves = corpus_halves(args.corpus, args.half)
     tracker = load_tracker(args.checkpoint or None, proposals=False, threads=1)
-    plans = {"no gap": list(range(1, args.gap)), **{f"catch-up {c}": caught_up(args.gap, c) for c in args.counts}}
-    auc: dict[str, dict[str, float]] = {name: {} for name in plans}
-    for seq in sequences:
-        n = min(args.frames, len(seq))
-        if n <= args.gap:
-            continue
-        frames = [seq.frame(i) for i in range(n)]
-        keep = [0, *range(args.gap, n)]  # frame 0 is scored as the truth by sequence_scores
-        for name, between in plans.items():
-            tracker.set_target(frames[0], box=tuple(float(v) for v in seq.ground_truth[0]))
-            for index in between:
-                tracker.track(frames[index])
-            boxes = np.array([seq.ground_truth[0], *(tracker.track(frames[i]).box_xywh_px for i in range(args.gap, n))])
-            auc[name][seq.name] = 100 * sequence_scores(boxes, seq.ground_truth[keep], seq.absent[keep]).auc
-        print(seq.name, " ".join(f"{auc[name][seq.name]:.1f}" for name in plans), flush=True)
-    for name, per_sequence in auc.items():
-        print(f"{name} ({plans[name] if name != 'no gap' else 'all'}):", half_means(per_sequence, halves))
-
-
-def timed(args: argparse.Namespace) -> None:
-    """``--step-frames``: the node's timing (module docstring); AUC over frames ``gap`` .. end."""
-    torch.set_num_threads(1)
-    sequences, halves = corpus_halves(args.corpus, args.half)
-    tracker = load_tracker(args.checkpoint or None, proposals=False, threads=1)
-    rounds = {"catch-up": 0, **({"chase": args.chase} if args.chase else {})}
     auc: dict[str, dict[str, float]] = {}
     for seq in sequences:
         n = min(args.frames, len(seq))
         if n <= args.gap:
             continue
         frames = [seq.frame(i) for i in range(n)]
-        keep = [0, *range(args.gap, n)]
-        for count in args.counts:
-            for kind, chase in rounds.items():
-                tracker.set_target(frames[0], box=tuple(float(v) for v in seq.ground_truth[0]))
-                shown = np.repeat(np.asarray(seq.ground_truth[:1], dtype=np.float64), n, axis=0)
-                for index in node_plan(args.gap, count, args.step_frames, n, chase):
-                    shown[index:] = tracker.track(frames[index]).box_xywh_px
-                name = f"{kind} {count}"
-                auc.setdefault(name, {})[seq.name] = 100 * sequence_scores(
-                    shown[keep], seq.ground_truth[keep], seq.absent[keep]).auc
+        keep = [0, *range(args.gap, n)]  # frame 0 is scored as the truth by sequence_scores
+        for name, tracked in plans(args, n).items():
+            tracker.set_target(frames[0], box=tuple(float(v) for v in seq.ground_truth[0]))
+            # each frame shows the last box tracked at or before it (every frame from gap on, unless timed)
+            shown = np.repeat(np.asarray(seq.ground_truth[:1], dtype=np.float64), n, axis=0)
+            for index in tracked:
+                shown[index:] = tracker.track(frames[index]).box_xywh_px
+            auc.setdefault(name, {})[seq.name] = 100 * sequence_scores(
+                shown[keep], seq.ground_truth[keep], seq.absent[keep]).auc
         print(seq.name, " ".join(f"{per[seq.name]:.1f}" for per in auc.values()), flush=True)
     for name, per_sequence in auc.items():
         print(f"{name}:", half_means(per_sequence, halves))

@@ -10,8 +10,8 @@ stage-2 model, the best proposal was right on 93 of 222 frames against 88). The 
 threshold is the one under which the most frames are grounded right when a proposal below it hands
 over to the model's own box. The part place is the median place of the true part box relative to
 the head keypoints of the person proposal holding it (``grounding/pose.py``), all part words
-pooled. The evaluation sequences are never read here. It sits above grounding, tracking and evaluation (it uses the three),
-as the rest of training does.
+pooled. The evaluation sequences are never read here. It sits above grounding, tracking and
+evaluation (it uses the three), as the rest of training does.
 """
 
 from __future__ import annotations

@@ -79,8 +79,7 @@ log = logging.getLogger(__name__)
 
 # UVLTrack's baseline: TRAIN.GROUNDING_RATIO 0.11, TRAIN.VL_RATIO 0.44, tracking the rest.
 DEFAULT_TASK_MIX = (0.45, 0.11, 0.44)
-# Memory crops come from the frames just before the search frame (a tracker's memory is recent),
-# and this share of them from a wrong place (module docstring).
+# This share of memory crops is cut around a wrong place (module docstring).
 MEMORY_MISTAKES = 0.1
 
 

@@ -8,7 +8,8 @@
   frame to the newest searches where the target was, not where it went (the packaged clip's named
   walker, set on frame 0 and first tracked on frame 13, is behind another walker there and lost for
   good; tracked through frames in between, it is followed; docs/engines.md has the corpus's
-  figures). The worker steps through some of them, evenly spaced, before it goes on with the newest.
+  figures). The worker steps through some of them, evenly spaced, then (``chase``) through half as
+  many of those that arrived during that, and so on, before it goes on with the newest.
 
 Frames are items ``(message, arrival time in ns)``; ``stamp_of(message)`` is the message's stamp in ns.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from litetrack_ros.frame_slot import FrameSlot
@@ -96,6 +97,24 @@ class Intake(Generic[M]):
             return items
         n = len(items)
         return [items[n - 1 - (j * n) // count] for j in reversed(range(count))]
+
+    def chase(self, frames: Sequence[tuple[M, int]], step: Callable[[tuple[M, int]], bool]) -> None:
+        """Step (``step(item)``; False stops it) through ``frames``, the catch-up just closed, then
+        through half as many of the frames that arrived meanwhile (chosen as ``close_catch_up``
+        chooses), and so on until a round has no frame left. Each round spans the time the one before
+        took at twice the stride a live step has, so the lag behind the camera halves each round,
+        however slow the step; then the worker goes on with the newest frame (the slot's) without
+        the jump that waits after a single catch-up. At most twice ``len(frames)`` steps in all."""
+        while frames:
+            count, after = len(frames) // 2, self._stamp(frames[-1][0])
+            if count:
+                self.open_catch_up(after)
+            try:
+                stepped = all(step(item) for item in frames)  # stops at the first False
+            finally:
+                frames = self.close_catch_up(count, after) if count else []
+            if not stepped:
+                return
 
     def _hold(self, item: tuple[M, int]) -> None:
         """Hold every ``_every``-th frame; past ``CATCH_UP_HELD``, every other held one goes and the

@@ -74,7 +74,8 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
     "memory_agreement": (0.8, "share of the first frame's agreement with the target (template, words) a frame needs "
                               "to be written to the memory", {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "catch_up_frames": (8, "after a target is set, the tracker steps through this many of the frames that arrived "
-                           "meanwhile (evenly spaced) before the newest; 0: straight to the newest",
+                           "meanwhile (evenly spaced), then through half as many of those that arrived during that, and "
+                           "so on, before the newest; 0: straight to the newest",
                         {"integer_range": _int_range(0, 16)}),
     "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
     "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),

@@ -12,7 +12,8 @@ callback only stores the newest message in a one-slot buffer; a worker thread co
 runs the tracker, so inference never blocks the executor and stale frames are dropped (counted).
 Target requests are applied by the worker on the frame they name (or the next one), so the
 tracker is only ever touched by one thread; it then steps through a few of the frames that arrived
-meanwhile (``catch_up_frames``, litetrack_ros/intake.py) before it goes on with the newest.
+meanwhile, then through fewer of those that arrived during that, and so on (``catch_up_frames``,
+litetrack_ros/intake.py), before it goes on with the newest.
 """
 
 from __future__ import annotations
@@ -345,10 +346,14 @@ class TrackerNode(Node):
             done = self._set(request, msg, arrived_ns, taken_ns)
         finally:
             frames = self.intake.close_catch_up(count, stamp)
-        for msg, arrived_ns in frames if done else ():
-            if not self._still_tracking():  # stopped during the set: later frames are not tracked
-                break
-            self._step(msg, arrived_ns, None)
+        if done:
+            self.intake.chase(frames, self._catch_up)
+
+    def _catch_up(self, item: tuple[Image | CompressedImage, int]) -> bool:
+        """Track one frame that arrived while the target was set; False: the target was stopped meanwhile."""
+        if self._still_tracking():
+            self._step(*item, None)
+        return self.tracker.has_target
 
     def _still_tracking(self) -> bool:
         """Carry out a stop_tracking call (the service thread only flags it; the tracker is the worker's)."""
@@ -432,17 +437,12 @@ class TrackerNode(Node):
         self.diag_pub.publish(
             diagnostics(self.get_clock().now().to_msg(), self.stats, NodeState(
                 name=f"{self.get_name()}: tracker",
-                dropped=self.intake.slot.dropped,
-                device=device,
-                precision=precision,
+                dropped=self.intake.slot.dropped, device=device, precision=precision,
                 engine=self.tracker.engine.name if self.tracker else self._p("engine"),
-                threads=self._p("threads"),
-                state=self.state,
-                latency_warn_ms=self._p("latency_warn_ms"),
-                error=self.load_error,
+                threads=self._p("threads"), state=self.state,
+                latency_warn_ms=self._p("latency_warn_ms"), error=self.load_error,
                 keep_ratio=self.last_keep_ratio if self.last_keep_ratio is not None else self._p("keep_ratio"),
-                latency_budget_ms=self._p("latency_budget_ms"),
-                grounding=self.last_grounding,
+                latency_budget_ms=self._p("latency_budget_ms"), grounding=self.last_grounding,
                 proposals=self.tracker is not None and self.tracker.grounder is not None,
             ))
         )

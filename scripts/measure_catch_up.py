@@ -11,8 +11,8 @@ names, B: odd), with "no gap" (every frame tracked) for reference.
 
 ``--step-frames F`` replays the node's timing instead: each step takes F frames of video; after the
 catch-up the worker takes the newest frame that has arrived, and each frame it skips shows the last
-box tracked (what a robot is shown). ``--chase R`` adds, per count, a catch-up that goes on through
-the frames that arrived during the previous one, R rounds at most, until at most one has.
+box tracked (what a robot is shown). ``--chase`` adds, per count, the node's catch-up going on
+through fewer of the frames that arrived during the previous round (``Intake.chase``).
 """
 
 from __future__ import annotations
@@ -37,16 +37,29 @@ def caught_up(gap: int, count: int) -> list[int]:
     return [index for index, _ in intake.close_catch_up(count, after_ns=0)]
 
 
-def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: int) -> list[int]:
-    """The frames the node tracks after a set on frame 0 that took ``gap`` frames: the catch-up (and
-    up to ``chase`` more rounds through what arrived meanwhile), then the newest frame at each step."""
-    tracked = caught_up(gap, count)
-    last, now = gap - 1, gap - 1 + len(tracked) * step_frames  # newest caught-up frame; frames arrived by now
-    for _ in range(chase):
-        if int(now) - last <= 1 or int(now) >= frames:
-            break
-        batch = [last + i for i in caught_up(int(now) - last + 1, count)]
-        tracked, last, now = tracked + batch, batch[-1], now + len(batch) * step_frames
+def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: bool) -> list[int]:
+    """The frames the node tracks after a set on frame 0 that took ``gap`` frames: its catch-up (once,
+    or ``Intake.chase``: frames arriving as the steps take time), then the newest frame at each step."""
+    intake: Intake[int] = Intake(lambda index: index)
+    tracked: list[int] = []
+    now = float(gap - 1)  # frames of video arrived by now
+
+    def step(item: tuple[int, int]) -> bool:
+        nonlocal now
+        tracked.append(item[0])
+        for index in range(int(now) + 1, min(int(now + step_frames), frames - 1) + 1):
+            intake.receive(index, 0)
+        now += step_frames
+        return True
+
+    intake.open_catch_up(after_ns=0)
+    for index in range(1, gap):
+        intake.receive(index, 0)
+    batch = intake.close_catch_up(count, after_ns=0)
+    if chase:
+        intake.chase(batch, step)
+    else:
+        all(step(item) for item in batch)
     while True:
         newest = max(int(now), tracked[-1] + 1 if tracked else 1)
         if newest >= frames:
@@ -62,9 +75,9 @@ def plans(args: argparse.Namespace, frames: int) -> dict[str, list[int]]:
     if args.step_frames <= 0:
         after = list(range(args.gap, frames))
         return {"no gap": list(range(1, frames)), **{f"catch-up {c}": caught_up(args.gap, c) + after for c in args.counts}}
-    rounds = {"catch-up": 0, **({"chase": args.chase} if args.chase else {})}
+    kinds = {"catch-up": False, **({"chase": True} if args.chase else {})}
     return {f"{kind} {count}": node_plan(args.gap, count, args.step_frames, frames, chase)
-            for count in args.counts for kind, chase in rounds.items()}
+            for count in args.counts for kind, chase in kinds.items()}
 
 
 def main() -> None:
@@ -77,7 +90,7 @@ def main() -> None:
     parser.add_argument("--half", choices=("A", "B", "both"), default="both")
     parser.add_argument("--step-frames", type=float, default=0.0,
                         help="frames of video per tracking step (0: every frame after the gap is tracked)")
-    parser.add_argument("--chase", type=int, default=0, help="also compare catch-ups going on this many rounds")
+    parser.add_argument("--chase", action="store_true", help="also compare the catch-up going on (Intake.chase)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sequences, halves = corpus_halves(args.corpus, args.half)

@@ -85,3 +85,60 @@ def test_a_long_catch_up_holds_a_bounded_number_of_frames_evenly_thinned():
     gaps = {b - a for a, b in zip(held, held[1:])}
     assert CATCH_UP_HELD // 2 <= len(held) <= CATCH_UP_HELD and len(gaps) == 1, held
     assert held[0] <= gaps.pop() and held[-1] > 1000 - 2 * (held[1] - held[0])  # over the whole wait
+
+
+def _camera_during_catch_up(frames: Intake[Frame], gap: int, count: int, per_step: int, stop_after: int = 0):
+    """A target set on frame 0 while frames 1 .. gap-1 arrived; each step lets ``per_step`` more arrive.
+    Returns the stamps stepped (``stop_after`` > 0: the step says stop on that one) and the newest received."""
+    stepped, newest = [], gap - 1
+    frames.open_catch_up(after_ns=0)
+    for stamp in range(1, gap):
+        frames.receive(Frame(stamp), 0)
+
+    def step(item):
+        nonlocal newest
+        stepped.append(item[0].stamp)
+        for stamp in range(newest + 1, newest + per_step + 1):
+            frames.receive(Frame(stamp), 0)
+        newest += per_step
+        return len(stepped) != stop_after
+
+    frames.chase(frames.close_catch_up(count, after_ns=0), step)
+    return stepped, newest
+
+
+def test_the_chase_halves_its_lag_each_round_and_ends_near_the_newest_frame_even_when_steps_are_slow():
+    # 3 frames arrive per step (the step is slower than the camera): a single catch-up of 8 would
+    # end 24 frames behind and jump to the newest; the chase goes on at twice the live stride and closes the gap.
+    stepped, newest = _camera_during_catch_up(intake(), gap=30, count=8, per_step=3)
+    assert stepped == sorted(set(stepped)) and stepped[7] == 29
+    assert 8 < len(stepped) <= 16, stepped  # at most twice the first round
+    assert max(b - a for a, b in zip(stepped[7:], stepped[8:])) <= 2 * 3 + 1, stepped  # no jump after the first round
+    assert newest - stepped[-1] <= 2 * 3, (newest, stepped)  # the live frame that follows is near
+
+
+def test_the_chase_stops_when_the_step_says_so_and_holds_no_frames_after():
+    frames = intake()
+    stepped, _ = _camera_during_catch_up(frames, gap=40, count=8, per_step=3, stop_after=10)
+    assert len(stepped) == 10
+    frames.receive(Frame(1000), 0)
+    assert frames.close_catch_up(8, after_ns=0) == []  # nothing left open, nothing held
+
+
+def test_a_fast_step_chases_every_frame_that_arrived():
+    # a step of a third of a frame interval: one frame every third step; none is left behind
+    frames = intake()
+    frames.open_catch_up(after_ns=0)
+    for stamp in range(1, 13):
+        frames.receive(Frame(stamp), 0)
+    stepped = []
+
+    def step(item):
+        stepped.append(item[0].stamp)
+        if len(stepped) % 3 == 0:
+            frames.receive(Frame(13 + len(stepped) // 3 - 1), 0)
+        return True
+
+    frames.chase(frames.close_catch_up(8, after_ns=0), step)
+    assert stepped[:8] == [2, 3, 5, 6, 8, 9, 11, 12] and stepped[8:] == list(range(13, 13 + len(stepped[8:])))
+    assert len(stepped) > 8

@@ -28,13 +28,14 @@ from litetrack_ros.intake import Intake
 from sweep_loop import corpus_halves, half_means  # scripts/, beside this file
 
 
-def caught_up(gap: int, count: int) -> list[int]:
-    """The frames (1 .. gap-1) that the node steps through after a set on frame 0, by its own rule."""
-    intake: Intake[int] = Intake(lambda index: index)
+def caught_up(gap: int, count: int, intake: Intake[int] | None = None) -> list[tuple[int, int]]:
+    """The frames (1 .. gap-1, as intake items) that the node steps through after a set on frame 0, by
+    its own rule; ``intake`` (a fresh one unless given) is left as the node leaves it."""
+    intake = Intake(lambda index: index) if intake is None else intake
     intake.open_catch_up(after_ns=0)
     for index in range(1, gap):
         intake.receive(index, 0)
-    return [index for index, _ in intake.close_catch_up(count, after_ns=0)]
+    return intake.close_catch_up(count, after_ns=0)
 
 
 def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: bool) -> list[int]:
@@ -52,10 +53,7 @@ def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: bool
         now += step_frames
         return True
 
-    intake.open_catch_up(after_ns=0)
-    for index in range(1, gap):
-        intake.receive(index, 0)
-    batch = intake.close_catch_up(count, after_ns=0)
+    batch = caught_up(gap, count, intake)
     if chase:
         intake.chase(batch, step)
     else:
@@ -74,7 +72,8 @@ def plans(args: argparse.Namespace, frames: int) -> dict[str, list[int]]:
     timing (``node_plan``), once and, with ``--chase``, going on."""
     if args.step_frames <= 0:
         after = list(range(args.gap, frames))
-        return {"no gap": list(range(1, frames)), **{f"catch-up {c}": caught_up(args.gap, c) + after for c in args.counts}}
+        return {"no gap": list(range(1, frames)), **{f"catch-up {c}": [i for i, _ in caught_up(args.gap, c)] + after
+                                                   for c in args.counts}}
     kinds = {"catch-up": False, **({"chase": True} if args.chase else {})}
     return {f"{kind} {count}": node_plan(args.gap, count, args.step_frames, frames, chase)
             for count in args.counts for kind, chase in kinds.items()}

@@ -84,6 +84,9 @@ class TrainConfig:
         scored as absent (``training/sampling.py``; 0: none, UVLTrack's recipe).
     negative_same_category: negative pairs show a target of the template's category (the
         sequences' ``category.txt``) where the pool holds one.
+    ema_decay: when > 0, an exponential moving average of the weights (decay per optimizer step,
+        e.g. 0.998: a half-life of about 350 steps) is kept beside them and written as
+        ``ema.safetensors`` (Polyak averaging; a model soup along one run). 0: none.
     num_workers: DataLoader workers per process. seed: everything random derives from it.
     log_every, save_every: steps between metric lines and between checkpoints.
     """
@@ -110,6 +113,7 @@ class TrainConfig:
     memory_window: int = 30
     negative_ratio: float = 0.0
     negative_same_category: bool = False
+    ema_decay: float = 0.0
     num_workers: int = 0
     seed: int = 0
     log_every: int = 10
@@ -133,6 +137,8 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 1")
         if not self.lr > 0 or not 0 < self.backbone_lr_scale <= 1:
             raise ValueError(f"lr={self.lr} must be > 0 and backbone_lr_scale={self.backbone_lr_scale} in (0, 1]")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay={self.ema_decay} must be in [0, 1) (0: no average)")
         if self.amp not in ("auto", "on", "off"):
             raise ValueError(f"amp={self.amp!r} must be auto, on or off")
         if self.keep_ratio_target is not None and not 0 < self.keep_ratio_target <= 1:

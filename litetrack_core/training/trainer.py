@@ -7,8 +7,9 @@ Each process draws its own share of the samples (DistributedSampler over one ``T
 gradients are averaged by DistributedDataParallel (NCCL on CUDA, gloo on CPU). Rank 0 writes
 ``OUT/metrics.jsonl`` (one line per ``log_every`` steps: losses averaged over processes, learning
 rate, samples per second), ``OUT/last.safetensors`` (the model, loadable by every command) and
-``OUT/last_state.pt`` (optimizer, schedule, position; tensors and plain values only), and a run
-started on the same ``OUT`` resumes from them.
+``OUT/last_state.pt`` (optimizer, schedule, position; tensors and plain values only), with
+``ema_decay`` also ``OUT/ema.safetensors`` (the weights' moving average), and a run started on the
+same ``OUT`` resumes from them.
 
 A step's forward is ``step.TrainStep`` (batch -> loss and stats, kept on the device); this loop
 does the rest: ``step.check_finite`` (a NaN or infinite loss raises ``NonFiniteLossError`` naming
@@ -30,6 +31,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from litetrack_core.data.load import load_dataset
@@ -46,7 +48,7 @@ __all__ = ["train"]
 
 log = logging.getLogger(__name__)
 
-MODEL_FILE, STATE_FILE, METRICS_FILE = "last.safetensors", "last_state.pt", "metrics.jsonl"
+MODEL_FILE, STATE_FILE, METRICS_FILE, EMA_FILE = "last.safetensors", "last_state.pt", "metrics.jsonl", "ema.safetensors"
 
 
 def train(cfg: TrainConfig, out: str | Path, max_steps: int | None = None) -> Path:
@@ -74,6 +76,7 @@ class _Run:
     model: LiteTrack
     optimizer: torch.optim.Optimizer
     schedule: torch.optim.lr_scheduler.LRScheduler
+    ema: AveragedModel | None = None  # the weights' moving average (cfg.ema_decay > 0)
     step: int = 0
     epoch: int = 0
     skip: int = 0  # batches of the current epoch already trained on (a resumed run)
@@ -118,11 +121,16 @@ def _start(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
         apply_litetrack_freezing(model)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
-    run = _Run(cfg, out, rank, world, model, optimizer, schedule)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
+    run = _Run(cfg, out, rank, world, model, optimizer, schedule, ema)
     if (out / STATE_FILE).is_file():
         state = read_torch_file(out / STATE_FILE)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
+        if ema is not None:
+            if "ema" not in state:
+                raise ValueError(f"{out / STATE_FILE} holds no moving average: resume with ema_decay 0, as it was trained")
+            ema.load_state_dict(state["ema"])
         run.step, run.epoch, run.skip = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         if rank == 0:
             log.info("resuming %s at step %d (epoch %d, batch %d)", out, run.step, run.epoch, run.skip)
@@ -164,6 +172,8 @@ def _optimise(run: _Run, loss: torch.Tensor) -> None:
         torch.nn.utils.clip_grad_norm_(run.model.parameters(), run.cfg.grad_clip)
     run.optimizer.step()
     run.schedule.step()
+    if run.ema is not None:
+        run.ema.update_parameters(run.model)
     run.step += 1
 
 
@@ -273,6 +283,8 @@ def _save(run: _Run, batch_in_epoch: int) -> None:
     if run.rank != 0:
         return
     save_checkpoint(run.model, run.out / MODEL_FILE, {"step": str(run.step)})
+    if run.ema is not None:
+        save_checkpoint(run.ema.module, run.out / EMA_FILE, {"step": str(run.step), "ema_decay": str(run.cfg.ema_decay)})
     state = {
         "optimizer": run.optimizer.state_dict(),
         "schedule": run.schedule.state_dict(),
@@ -280,6 +292,8 @@ def _save(run: _Run, batch_in_epoch: int) -> None:
         "epoch": run.epoch,
         "batch_in_epoch": batch_in_epoch,
     }
+    if run.ema is not None:
+        state["ema"] = run.ema.state_dict()
     tmp = run.out / (STATE_FILE + ".tmp")
     torch.save(state, tmp)
     tmp.replace(run.out / STATE_FILE)

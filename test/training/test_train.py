@@ -123,6 +123,38 @@ def test_a_memory_run_trains_the_model_to_read_past_frames(tmp_path, data):
     assert yaml.safe_load((out / "config.yaml").read_text())["memory_size"] == 2
 
 
+def test_a_moving_average_of_the_weights_is_written_and_resumed(tmp_path, data):
+    """ema_decay: ema.safetensors beside last.safetensors, a checkpoint like any other, holding the
+    average that last_state.pt carries (not the last weights); a resume goes on averaging; a run
+    trained without one is not resumed with one."""
+    import torch
+
+    from litetrack_core.weights.checkpoint import read_torch_file
+
+    out = tmp_path / "ema"
+    done = _run([str(_config(tmp_path, data, ema_decay=0.9, epochs=2)), "--out", str(out)])
+    assert done.returncode == 0, done.stderr[-4000:]
+    last, _ = load_model(out / "last.safetensors")
+    ema, report = load_model(out / "ema.safetensors")
+    assert report.exact
+    average = read_torch_file(out / "last_state.pt")["ema"]
+    assert int(average["n_averaged"]) == 8  # 2 epochs x 16 samples / batch 4
+    for name, value in ema.state_dict().items():
+        torch.testing.assert_close(value, average[f"module.{name}"])
+    moved = [n for n, v in last.state_dict().items() if v.is_floating_point() and not torch.equal(v, ema.state_dict()[n])]
+    assert len(moved) > len(last.state_dict()) // 2, moved
+
+    more = _run([str(_config(tmp_path, data, ema_decay=0.9, epochs=3)), "--out", str(out)])
+    assert more.returncode == 0, more.stderr[-4000:]
+    assert int(read_torch_file(out / "last_state.pt")["ema"]["n_averaged"]) == 12
+
+    plain = tmp_path / "plain"
+    assert _run([str(_config(tmp_path, data, epochs=1)), "--out", str(plain)]).returncode == 0
+    assert not (plain / "ema.safetensors").exists()
+    refused = _run([str(_config(tmp_path, data, ema_decay=0.9, epochs=2)), "--out", str(plain)])
+    assert refused.returncode == 2 and "holds no moving average" in refused.stderr, refused.stderr[-2000:]
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -138,6 +170,7 @@ def test_a_memory_run_trains_the_model_to_read_past_frames(tmp_path, data):
         ({"datasets": [{"path": "/a", "task_mix": [0, 0]}]}, "task_mix=[0, 0] must be 3 numbers"),
         ({"memory_size": -1}, "memory_size=-1 must be >= 0"),
         ({"memory_window": 0}, "memory_window=0 must be >= 1"),
+        ({"ema_decay": 1.0}, "ema_decay=1.0 must be in [0, 1)"),
         ({"memory_size": 2, "model": {**TINY, "prune_blocks": [1], "asymmetric": False}},
          "memory_size=2 needs an asymmetric model"),
     ],

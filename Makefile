@@ -13,7 +13,7 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
 
 # Re-creates the default model: its offline training set, stages 1 and 2 on it, the real corpus (cloned from
-# GitHub at the manifest's pinned commits), two runs of stage 3 on it, and the shipped file (their average)
+# GitHub at the manifest's pinned commits), stage 3 on it, and the shipped file (its float16 export)
 # (docs/training.md; litetrack_core/weights/default/MODEL_CARD.md).
 train-default: setup
 	scripts/make_training_data.sh data/train
@@ -22,10 +22,8 @@ train-default: setup
 	.venv/bin/litetrack export weights runs/litetrack-s168-stage2/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
 	.venv/bin/litetrack data real --mirror data/mirror --clone-from https://github.com --out data/train/real
 	.venv/bin/litetrack train configs/train/litetrack-s168-stage3-real.yaml --out runs/litetrack-s168-stage3-real
-	.venv/bin/litetrack train configs/train/litetrack-s168-stage3-real.yaml --set negative_same_category=true \
-		--out runs/litetrack-s168-stage3-real-same-category
 	.venv/bin/litetrack export weights runs/litetrack-s168-stage3-real/last.safetensors \
-		runs/litetrack-s168-stage3-real-same-category/last.safetensors litetrack_core/weights/default/litetrack-s168.safetensors
+		litetrack_core/weights/default/litetrack-s168.safetensors
 
 # The default model's backbone candidates (DINOv2 ViT-S/14, EfficientNet-Lite0), same data and steps.
 compare-backbones: setup

@@ -121,15 +121,17 @@ def _start(cfg: TrainConfig, out: Path, rank: int, world: int, device: torch.dev
         apply_litetrack_freezing(model)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), weight_decay=cfg.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(cfg))
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
+    # Only rank 0 writes the average, and every rank holds the same weights: the others keep none.
+    keep_ema = cfg.ema_decay > 0 and rank == 0
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if keep_ema else None
     run = _Run(cfg, out, rank, world, model, optimizer, schedule, ema)
     if (out / STATE_FILE).is_file():
         state = read_torch_file(out / STATE_FILE)
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
+        if cfg.ema_decay > 0 and "ema" not in state:  # every rank stops, not rank 0 alone
+            raise ValueError(f"{out / STATE_FILE} holds no moving average: resume with ema_decay 0, as it was trained")
         if ema is not None:
-            if "ema" not in state:
-                raise ValueError(f"{out / STATE_FILE} holds no moving average: resume with ema_decay 0, as it was trained")
             ema.load_state_dict(state["ema"])
         run.step, run.epoch, run.skip = int(state["step"]), int(state["epoch"]), int(state["batch_in_epoch"])
         if rank == 0:

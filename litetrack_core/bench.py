@@ -153,7 +153,9 @@ def _start_cases(
         key = (case.config, case.variant)
         if key not in variants:
             variants[key] = case.variant.apply(models[case.config])
-        config = TrackerConfig(regrounding=False, keep_ratio=case.keep_ratio, memory_size=case.memory_size)
+        # The memory read on every frame: its cost's worst case, whatever the clip's scores.
+        config = TrackerConfig(regrounding=False, keep_ratio=case.keep_ratio, memory_size=case.memory_size,
+                               memory_read="always")
         tracker = Tracker(variants[key], config, device, case.precision, case.cuda_graphs, engine=case.engine,
                           threads=threads, graph_dir=graph_dir if case.engine != "torch" else None)
         run = _Running(case, tracker)

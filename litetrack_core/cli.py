@@ -74,7 +74,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
         return 2
     try:
         source = FrameSource(args.source)
-        tracker = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(memory_size=args.memory_size),
+        tracker = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(memory_size=args.memory_size, memory_read=args.memory_read),
                                precision=args.precision, engine=args.engine, threads=args.threads, graph_dir=args.onnx_dir)
     except (FileNotFoundError, ValueError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)

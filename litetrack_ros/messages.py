@@ -59,6 +59,7 @@ def status(header: Header, result: TrackResult, text: str | None, processed: int
         grounding_score=0.0 if math.isnan(result.grounding_score) else float(result.grounding_score),
         memory_entries=result.memory_entries,
         memory_last_write=result.memory_last_write,
+        memory_read=result.memory_read,
     )
 
 

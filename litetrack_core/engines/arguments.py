@@ -23,6 +23,10 @@ def add_engine_arguments(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def add_memory_argument(parser: argparse.ArgumentParser) -> None:
-    """``--memory-size``: the target memory's size (``tracking/memory.py``)."""
+    """``--memory-size`` and ``--memory-read``: the target memory's size and when it is read (``tracking/memory.py``)."""
     parser.add_argument("--memory-size", type=int, default=0,
                         help="past frames the target memory holds besides the first template (0: off; asymmetric models)")
+    # Checked by TrackerConfig (this layer is below tracking/, which holds the choices).
+    parser.add_argument("--memory-read", default="weak",
+                        help="when the model reads the memory: weak (on a frame after one scoring under the write "
+                             "threshold) or always (every frame)")

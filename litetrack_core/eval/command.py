@@ -58,7 +58,8 @@ def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]
         from litetrack_core.tracking.load import load_tracker
         from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
-        config = TrackerConfig(keep_ratio=args.keep_ratio, memory_size=args.memory_size)
+        config = TrackerConfig(keep_ratio=args.keep_ratio, memory_size=args.memory_size,
+                               memory_read=args.memory_read)
         loaded = load_tracker(args.checkpoint, args.config, args.device, config,
                               precision=args.precision, proposals=args.grounding == "proposals", engine=args.engine,
                               threads=args.threads, graph_dir=args.onnx_dir)

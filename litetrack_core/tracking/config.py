@@ -49,6 +49,8 @@ class TrackerConfig:
         memory_size: past frames the target memory holds besides the first template (0: no memory;
             asymmetric models; ``tracking/memory.py``). memory_interval: frames between writes.
         memory_score, memory_agreement: what a frame needs to be written (``MemoryConfig``).
+        memory_read: when the model reads the memory, "weak" (on a frame after one scoring under
+            memory_score) or "always" (every frame) (``MemoryConfig``).
     """
 
     lost_score: float = 0.2
@@ -69,10 +71,12 @@ class TrackerConfig:
     memory_interval: int = 10
     memory_score: float = 0.5
     memory_agreement: float = 0.8
+    memory_read: str = "weak"
 
     @property
     def memory(self) -> MemoryConfig:
-        return MemoryConfig(self.memory_size, self.memory_interval, self.memory_score, self.memory_agreement)
+        return MemoryConfig(self.memory_size, self.memory_interval, self.memory_score, self.memory_agreement,
+                            self.memory_read)
 
     def __post_init__(self) -> None:
         self.memory  # refuses bad memory settings now

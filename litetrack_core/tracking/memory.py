@@ -8,9 +8,17 @@ target cell had). Every ``interval`` frames the candidate, if any and if the tra
 written: its template crop, cut around the tracker's box, runs once through the model's target pass,
 and the keys of its cells inside that box join the memory.
 The bank holds ``size`` entries; a full bank drops its oldest. The first frame's template is no
-entry: it is the target itself, never evicted. Per frame the memory costs a comparison, and a crop
-when the candidate improves; a write costs one target pass of one template (every ``interval``
-frames at most).
+entry: it is the target itself, never evicted.
+
+When the model reads the bank (``read``): "weak" (the default) only on a frame after one that scored
+under ``score`` (the first template alone otherwise), "always" on every frame. Read on every frame,
+the entries pull a confident track toward their views (girl_otb: the box leaves the girl when she
+turns away); read only after a weak frame, they serve where the first template alone is failing
+(docs/tracking.md, "Target memory": the held-out long sequences chose it).
+
+Per frame the memory costs a comparison, and a crop when the candidate improves; a write costs one
+target pass of one template (every ``interval`` frames at most); a frame that reads the bank
+attends to its keys as well.
 """
 
 from __future__ import annotations
@@ -24,19 +32,23 @@ import torch.nn.functional as F
 from litetrack_core.models.memory import encode_memory, with_memory
 from litetrack_core.models.vit import KeyValues
 
-__all__ = ["MemoryConfig", "TargetMemory", "agreement"]
+__all__ = ["READS", "MemoryConfig", "TargetMemory", "agreement"]
+
+READS = ("weak", "always")  # when the model reads the bank (module docstring)
 
 
 @dataclass(frozen=True)
 class MemoryConfig:
     """size: entries besides the first template (0: no memory). interval: frames between writes.
-    score: a frame's score must reach this to be written. agreement: share of the first frame's own
-    agreement (module docstring) that a frame must reach."""
+    score: a frame's score must reach this to be written (and, read "weak", a frame under it makes the
+    next frame read the bank). agreement: share of the first frame's own agreement (module docstring)
+    that a frame must reach. read: "weak" or "always" (module docstring)."""
 
     size: int = 0
     interval: int = 10
     score: float = 0.5
     agreement: float = 0.8
+    read: str = "weak"
 
     def __post_init__(self) -> None:
         if self.size < 0:
@@ -46,6 +58,8 @@ class MemoryConfig:
         for name in ("score", "agreement"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"memory_{name}={getattr(self, name)} must be in [0, 1]")
+        if self.read not in READS:
+            raise ValueError(f"memory_read={self.read!r} must be one of {', '.join(READS)}")
 
 
 def agreement(cells: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
@@ -86,6 +100,10 @@ class TargetMemory:
     def drop_candidate(self) -> None:
         """Forget the candidate (the tracker is LOST: nothing from before is written after)."""
         self._candidate = None
+
+    def reads_after(self, score: float) -> bool:
+        """Whether the frame after one of this score reads the bank (``read``; an empty bank is never read)."""
+        return bool(self.entries) and (self.config.read == "always" or score < self.config.score)
 
     def write_due(self, frame_index: int) -> bool:
         return frame_index % self.config.interval == 0 and self._candidate is not None

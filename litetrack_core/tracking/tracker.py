@@ -75,6 +75,8 @@ class _Target:
     best_feats: BackboneOutput | None = None
     best_box_net: np.ndarray | None = None
     memory: TargetMemory | None = None
+    read_step: FrameStep | GraphStep | None = None  # ``step`` reading the memory too (after a write)
+    reads_memory: bool = False  # whether the next frame's call is ``read_step`` (``MemoryConfig.read``)
 
 
 class Tracker:
@@ -222,7 +224,8 @@ class Tracker:
         t0 = time.perf_counter()
         crop, search = self._search_input(frame, tuple(target.box))
         t1 = time.perf_counter()
-        feats, head = target.step(search, keep_ratio)
+        read = target.reads_memory
+        feats, head = (target.read_step if read else target.step)(search, keep_ratio)
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
         bbox_map = head.bbox_map[0].float().cpu().numpy()
@@ -237,6 +240,7 @@ class Tracker:
         grounding = self._update_state(target, frame, score)
         if target.memory is not None:
             self._remember_target(target, target.memory, frame, score, feats.search[0, best], grounding is not None)
+            target.reads_memory = target.memory.reads_after(score)
         t3 = time.perf_counter()
         timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
         if self._budget is not None:
@@ -244,7 +248,7 @@ class Tracker:
         box = self._clip_to_frame(tuple(target.box), frame.shape)
         path, g_score, regrounded = grounding if grounding is not None else ("", float("nan"), False)
         return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio,
-                           path, g_score, **self._memory_status(target))
+                           path, g_score, **self._memory_status(target), memory_read=read)
 
     def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
         """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels),
@@ -305,7 +309,7 @@ class Tracker:
         best: tuple[float, Box] | None = None
         for found in candidates:
             _, search = self._search_input(frame, found.box_xywh_px)
-            _, head = target.step(search, self.keep_ratio if self.model.cfg.prune_blocks else 1.0)
+            _, head = target.read_step(search, self.keep_ratio if self.model.cfg.prune_blocks else 1.0)
             step_score = float((head.score_map[0].reshape(-1) * head.target_prob[0]).max())
             if step_score >= self.config.lost_score and (best is None or found.probability * step_score > best[0]):
                 best = (found.probability * step_score, found.box_xywh_px)
@@ -355,7 +359,10 @@ class Tracker:
             cx, cy, w, h = target.best_box_net
             mask = self._mask(np.array([cx - w / 2, cy - h / 2, w, h], dtype=np.float32), self.model.cfg.search_grid)
             f = target.best_feats
-            target.step.set_prompts(self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag))
+            prompts = self.model.make_prompts(f, target.template_mask, f.search, mask, target.state.flag)
+            for step in (target.step, target.read_step):
+                if step is not None:
+                    step.set_prompts(prompts)
             target.best_score = 0.0
 
     def _new_memory(self, state: TargetState, target_cells: torch.Tensor) -> TargetMemory:
@@ -380,7 +387,7 @@ class Tracker:
             memory.offer(score, to_model_input(crop.image).to(self.device), cells)
         if memory.write_due(target.frame_index):
             memory.write(self.model, target.frame_index)
-            target.step = self.engine.frame_step(memory.state(target.state), target.step.prompts)
+            target.read_step = self.engine.frame_step(memory.state(target.state), target.step.prompts)
 
     @staticmethod
     def _memory_status(target: _Target) -> dict:

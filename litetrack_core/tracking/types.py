@@ -61,6 +61,7 @@ class TrackResult:
         grounding score ("model"), NaN without grounding.
     memory_entries: past frames in the target memory (besides the first template; 0 without memory).
     memory_last_write: frame index of the memory's last write, -1 when none (or no memory).
+    memory_read: whether this frame's model call read the memory (``MemoryConfig.read``).
     """
 
     frame_index: int
@@ -75,6 +76,7 @@ class TrackResult:
     grounding_score: float = float("nan")
     memory_entries: int = 0
     memory_last_write: int = -1
+    memory_read: bool = False
 
 
 class FrameTracker(Protocol):

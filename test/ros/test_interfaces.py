@@ -80,6 +80,7 @@ def test_track_status_constants_and_fields():
         "grounding_score": "float",  # float32
         "memory_entries": "uint32",
         "memory_last_write": "int64",
+        "memory_read": "boolean",
     }
     assert TrackStatus().state == TrackStatus.IDLE
 

@@ -576,10 +576,11 @@ def asymmetric_checkpoint(tmp_path_factory):
 
 
 def test_the_target_memory_fills_and_says_so(asymmetric_checkpoint, sequence, ros_node, spin_until, tmp_path):
-    """memory_size 2 (launch argument), a write every frame (parameters file): TrackStatus counts the
-    entries up to 2 and names the frame of the last write."""
+    """memory_size 2 (launch argument), a write every frame and read on every frame (parameters file):
+    TrackStatus counts the entries up to 2, names the frame of the last write, and says that every frame
+    after the first write read the memory."""
     params = yaml.safe_load(DEFAULT_PARAMS_FILE.read_text())
-    params["/**"]["ros__parameters"].update(memory_interval=1, memory_score=0.0, memory_agreement=0.0)
+    params["/**"]["ros__parameters"].update(memory_interval=1, memory_score=0.0, memory_agreement=0.0, memory_read="always")
     params_file = tmp_path / "memory.yaml"
     params_file.write_text(yaml.safe_dump(params))
     with running_node(asymmetric_checkpoint, ros_node, spin_until, "probe_memory", memory_size="2",
@@ -594,6 +595,8 @@ def test_the_target_memory_fills_and_says_so(asymmetric_checkpoint, sequence, ro
     assert entries == sorted(entries) and entries[-1] == 2, entries  # fills, then stays at its size
     writes = [s.memory_last_write for s in statuses]
     assert all(w <= i + 1 for i, w in enumerate(writes)) and writes[-1] > 0, writes
+    reads = [s.memory_read for s in statuses]
+    assert reads == [False] + [e > 0 for e in entries[:-1]] and any(reads), (reads, entries)
 
 
 def test_memory_needs_an_asymmetric_model_and_the_node_says_so(checkpoint, ros_node, spin_until):

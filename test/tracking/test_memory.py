@@ -32,8 +32,8 @@ from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT
 
 FIRST_BOX = (593.6, 189.7, 37.5, 68.4)  # the clip's groundtruth.txt, frame 1
 SENTENCE = "the person in the light blue jacket"
-# Every frame written (score and agreement floors at 0), every 5 frames.
-ALWAYS = dict(memory_score=0.0, memory_agreement=0.0, memory_interval=5, lost_after=0)
+# Every frame written (score and agreement floors at 0), every 5 frames, and read on every frame.
+ALWAYS = dict(memory_score=0.0, memory_agreement=0.0, memory_interval=5, lost_after=0, memory_read="always")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +53,10 @@ def model():
 
 
 def _keys(tracker: Tracker) -> list[torch.Tensor]:
-    """The keys (1, heads, N, d) per block that the tracker's per-frame step reads."""
-    return [kv.k for kv in tracker._target.step.target.kv]
+    """The keys (1, heads, N, d) per block that the tracker's memory-reading step reads (the first
+    template's step's before any write)."""
+    target = tracker._target
+    return [kv.k for kv in (target.read_step or target.step).target.kv]
 
 
 def test_eviction_keeps_the_first_template(model, frames):
@@ -127,12 +129,44 @@ def test_an_unwritten_memory_and_memory_size_0_give_the_same_boxes(model, frames
     assert boxes[2] != boxes[0]  # ... and what is written is read
 
 
+def test_read_weak_reads_the_memory_only_on_frames_after_a_weak_one(model, frames):
+    """memory_read "weak": a frame reads the memory when the one before scored under memory_score
+    (and something was written); the tiny model's scores on the clip lie around 0.42, so a floor
+    of 0.42 makes frames of both kinds."""
+    floor = 0.42
+    tracker = Tracker(model, TrackerConfig(memory_size=2, memory_score=floor, memory_agreement=0.0, memory_interval=1,
+                                           lost_after=0))
+    assert tracker.config.memory_read == "weak"  # the default
+    tracker.set_target(frames[0], box=FIRST_BOX)
+    results = [tracker.track(f) for f in frames[1:30]]
+    expected = [False] + [r.score < floor and r.memory_entries > 0 for r in results[:-1]]
+    assert [r.memory_read for r in results] == expected
+    assert any(expected) and not all(expected[2:])  # frames that read it and frames that did not
+
+
+def test_read_weak_leaves_a_confident_track_as_without_a_memory(model, frames):
+    """Every frame scores above a floor of 0 and is written, so "weak" never reads the memory: the
+    boxes are exactly those without one, while the bank fills (and "always" reads it: other boxes)."""
+    written = dict(memory_size=2, memory_score=0.0, memory_agreement=0.0, memory_interval=1, lost_after=0)
+    boxes = {}
+    for name, config in (("off", TrackerConfig(lost_after=0)), ("weak", TrackerConfig(**written)),
+                         ("always", TrackerConfig(**written, memory_read="always"))):
+        tracker = Tracker(model, config)
+        tracker.set_target(frames[0], box=FIRST_BOX)
+        results = [tracker.track(f) for f in frames[1:20]]
+        boxes[name] = [r.box_xywh_px for r in results]
+        assert results[-1].memory_entries == (0 if name == "off" else 2)
+        assert any(r.memory_read for r in results) == (name == "always")
+    assert boxes["weak"] == boxes["off"]
+    assert boxes["always"] != boxes["off"]
+
+
 def test_memory_needs_an_asymmetric_model(frames):
     exact = create_model(tiny_config(csa=True))
     with pytest.raises(ValueError, match="memory_size needs an asymmetric model"):
         Tracker(exact, TrackerConfig(memory_size=2))
     for bad, message in [(dict(memory_size=-1), "memory_size=-1"), (dict(memory_interval=0), "memory_interval=0"),
-                         (dict(memory_score=1.5), "memory_score=1.5")]:
+                         (dict(memory_score=1.5), "memory_score=1.5"), (dict(memory_read="never"), "memory_read='never'")]:
         with pytest.raises(ValueError, match=message):
             TrackerConfig(**bad)
 

@@ -251,14 +251,17 @@ class Tracker:
                            path, g_score, **self._memory_status(target), memory_read=read)
 
     def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
-        """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels),
-        leaving the tracker's state as it was (for analysis: agreement between settings, maps).
-        With CUDA graphs the result is overwritten by the next call."""
-        if self._target is None:
+        """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels), from
+        the call the next frame would make (reading the memory if it would), leaving the tracker's state
+        as it was (for analysis: agreement between settings, maps). With CUDA graphs the result is
+        overwritten by the next call."""
+        target = self._target
+        if target is None:
             raise RuntimeError("no target: call set_target first")
         _, search = self._search_input(check_frame(frame), check_box(box, frame.shape))
         with torch.no_grad(), self._autocast():
-            return self._target.step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
+            step = target.read_step if target.reads_memory else target.step
+            return step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
 
     def warm_up(self) -> None:
         """Ground a sentence once on a blank 640x480 frame (the model, the sentence reader, the object

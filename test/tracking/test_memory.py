@@ -269,5 +269,7 @@ def test_bench_times_memory_sizes_as_cases_and_samples_resident_memory(tmp_path,
     assert [r["memory_size"] for r in report["rows"]] == [0, 3]
     assert report["rows"][1]["case"].endswith("memory 3")
     assert all(r["step_vs_torch"] == 1.0 for r in report["rows"])  # each against itself: no memory-0 mix-up
-    assert 0.0 <= report["rows"][1]["same_cell"] <= 1.0  # the memory case against the case without one
+    # The memory case against the case without one, on the calls its next frame would make: they read the
+    # memory (written within the 32 frames), so their features differ.
+    assert 0.0 <= report["rows"][1]["same_cell"] <= 1.0 and report["rows"][1]["target_cos"] < 0.9999
     assert [n for n, _ in report["rss_mib"]] == [0, 30] and all(m > 0 for _, m in report["rss_mib"])

@@ -78,6 +78,11 @@ class _Target:
     read_step: FrameStep | GraphStep | None = None  # ``step`` reading the memory too (after a write)
     reads_memory: bool = False  # whether the next frame's call is ``read_step`` (``MemoryConfig.read``)
 
+    @property
+    def next_step(self) -> FrameStep | GraphStep:
+        """The call the next frame makes: ``read_step`` when it reads the memory, else ``step``."""
+        return self.read_step if self.reads_memory else self.step
+
 
 class Tracker:
     """LiteTrack driven frame by frame. See the module docstring.
@@ -225,7 +230,7 @@ class Tracker:
         crop, search = self._search_input(frame, tuple(target.box))
         t1 = time.perf_counter()
         read = target.reads_memory
-        feats, head = (target.read_step if read else target.step)(search, keep_ratio)
+        feats, head = target.next_step(search, keep_ratio)
         score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
         prob = head.target_prob[0].double().cpu().numpy()
         bbox_map = head.bbox_map[0].float().cpu().numpy()
@@ -260,8 +265,7 @@ class Tracker:
             raise RuntimeError("no target: call set_target first")
         _, search = self._search_input(check_frame(frame), check_box(box, frame.shape))
         with torch.no_grad(), self._autocast():
-            step = target.read_step if target.reads_memory else target.step
-            return step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
+            return target.next_step(search, self.keep_ratio if keep_ratio is None else keep_ratio)
 
     def warm_up(self) -> None:
         """Ground a sentence once on a blank 640x480 frame (the model, the sentence reader, the object

@@ -37,6 +37,7 @@ from litetrack_core.data.sequence import Sequence
 from litetrack_core.models.factory import count_parameters, run_variant
 from litetrack_core.models.litetrack import LiteTrack
 from litetrack_core.profiling import count_flops, cpu_model, peak_rss_mib, rss_mib
+from litetrack_core.tracking.crop import iou_cxcywh
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
 # Timed frames between samples of the process's resident memory.
@@ -153,7 +154,8 @@ def _start_cases(
         key = (case.config, case.variant)
         if key not in variants:
             variants[key] = case.variant.apply(models[case.config])
-        # The memory read on every frame: its cost's worst case, whatever the clip's scores.
+        # The memory read on every frame: its cost's worst case, whatever the clip's scores (its answers
+        # checked against the first template where they move the box, as by default).
         config = TrackerConfig(regrounding=False, keep_ratio=case.keep_ratio, memory_size=case.memory_size,
                                memory_read="always")
         tracker = Tracker(variants[key], config, device, case.precision, case.cuda_graphs, engine=case.engine,
@@ -274,7 +276,7 @@ def _add_agreement(rows: list[dict], running: list[_Running], sequence: Sequence
                                     memory_size=0)
         ref = by_case.get(eager, by_case.get(dataclasses.replace(run.case, keep_ratio=1.0, memory_size=0)))
         row["same_cell"] = None if ref is None else float(np.mean(cells == ref[0]))
-        row["box_iou"] = None if ref is None else float(np.mean(_iou_cxcywh(boxes, ref[1])))
+        row["box_iou"] = None if ref is None else float(np.mean(iou_cxcywh(boxes, ref[1])))
         row["target_cos"] = None if ref is None else _target_cosine(feats, ref[2], run.tracker.model.cfg.search_grid)
 
 
@@ -284,15 +286,6 @@ def _target_cosine(feats: torch.Tensor, ref: torch.Tensor, grid: int) -> float:
     lo, hi = grid * 3 // 8, grid - grid * 3 // 8  # the middle quarter of the side, around the box
     cells = torch.tensor([r * grid + c for r in range(lo, hi) for c in range(lo, hi)])
     return float(torch.nn.functional.cosine_similarity(feats[:, cells], ref[:, cells], dim=-1).mean())
-
-
-def _iou_cxcywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of (N, 4) normalised (cx, cy, w, h) boxes, row by row."""
-    a1, a2 = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
-    b1, b2 = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
-    inter = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0, None).prod(axis=1)
-    union = a[:, 2:].prod(axis=1) + b[:, 2:].prod(axis=1) - inter
-    return inter / np.maximum(union, 1e-12)
 
 
 def write_report(report: dict, json_path: Path | None = None) -> str:

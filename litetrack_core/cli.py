@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from litetrack_core.clips import PEDESTRIAN
-from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument
+from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument, memory_settings
 from litetrack_core.engines.engine import ENGINES
 from litetrack_core.export.command import add_export_parser
 from litetrack_core.eval.command import add_eval_parser
@@ -74,7 +74,7 @@ def _cmd_track(args: argparse.Namespace) -> int:
         return 2
     try:
         source = FrameSource(args.source)
-        tracker = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(memory_size=args.memory_size, memory_read=args.memory_read),
+        tracker = load_tracker(args.checkpoint, args.config, args.device, TrackerConfig(**memory_settings(args)),
                                precision=args.precision, engine=args.engine, threads=args.threads, graph_dir=args.onnx_dir)
     except (FileNotFoundError, ValueError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -60,6 +60,7 @@ def status(header: Header, result: TrackResult, text: str | None, processed: int
         memory_entries=result.memory_entries,
         memory_last_write=result.memory_last_write,
         memory_read=result.memory_read,
+        memory_overruled=result.memory_overruled,
     )
 
 

@@ -17,7 +17,7 @@ LIVE = ("lost_score", "lost_after", "regrounding", "reground_every", "reground_s
 # Every parameter that is a TrackerConfig field of the same name (the others are read-only: the
 # tracker sets up its keep-ratio controller when it is made).
 TRACKER_CONFIG = (*LIVE, "keep_ratio", "latency_budget_ms", "memory_size", "memory_interval", "memory_score",
-                  "memory_agreement", "memory_read")
+                  "memory_agreement", "memory_read", "memory_check")
 
 
 def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
@@ -75,6 +75,9 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
                               "to be written to the memory", {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "memory_read": ("weak", "when the model reads the target memory: weak (on a frame after one scoring under memory_score) "
                             "or always (every frame)", {"read_only": True, "additional_constraints": "weak or always"}),
+    "memory_check": (0.5, "IoU with the last box under which a box found reading the memory is checked against the "
+                          "first template alone, whose answer stands where they disagree (0: never)",
+                     {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "catch_up_frames": (8, "after a target is set, the tracker steps through this many of the frames that arrived "
                            "meanwhile (evenly spaced), then through half as many of those that arrived during that, and "
                            "so on, before the newest; 0: straight to the newest",

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from litetrack_core.clips import CLIPS
-from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument
+from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument, memory_settings
 from litetrack_core.eval.runner import MODES, evaluate, format_table
 from litetrack_core.tracking.types import FrameTracker
 
@@ -58,8 +58,7 @@ def _factories(args: argparse.Namespace) -> dict[str, Callable[[], FrameTracker]
         from litetrack_core.tracking.load import load_tracker
         from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 
-        config = TrackerConfig(keep_ratio=args.keep_ratio, memory_size=args.memory_size,
-                               memory_read=args.memory_read)
+        config = TrackerConfig(keep_ratio=args.keep_ratio, **memory_settings(args))
         loaded = load_tracker(args.checkpoint, args.config, args.device, config,
                               precision=args.precision, proposals=args.grounding == "proposals", engine=args.engine,
                               threads=args.threads, graph_dir=args.onnx_dir)

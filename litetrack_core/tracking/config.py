@@ -50,7 +50,9 @@ class TrackerConfig:
             asymmetric models; ``tracking/memory.py``). memory_interval: frames between writes.
         memory_score, memory_agreement: what a frame needs to be written (``MemoryConfig``).
         memory_read: when the model reads the memory, "weak" (on a frame after one scoring under
-            memory_score) or "always" (every frame) (``MemoryConfig``).
+            memory_score) or "always" (every frame) (``MemoryConfig``). memory_check: IoU with the
+            last box under which a box found reading the memory is checked against the first
+            template alone, whose answer stands where they disagree (0: never; ``MemoryConfig``).
     """
 
     lost_score: float = 0.2
@@ -72,11 +74,12 @@ class TrackerConfig:
     memory_score: float = 0.5
     memory_agreement: float = 0.8
     memory_read: str = "weak"
+    memory_check: float = 0.5
 
     @property
     def memory(self) -> MemoryConfig:
         return MemoryConfig(self.memory_size, self.memory_interval, self.memory_score, self.memory_agreement,
-                            self.memory_read)
+                            self.memory_read, self.memory_check)
 
     def __post_init__(self) -> None:
         self.memory  # refuses bad memory settings now

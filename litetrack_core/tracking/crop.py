@@ -23,6 +23,7 @@ __all__ = [
     "box_in_crop",
     "cell_mask",
     "crop_around",
+    "iou_cxcywh",
     "letterbox",
     "to_model_input",
 ]
@@ -137,3 +138,12 @@ def cell_mask(box_norm_xywh: np.ndarray, grid: int) -> np.ndarray:
     if 0 <= r < grid and 0 <= c < grid:
         mask[r, c] = True
     return mask.reshape(-1)
+
+
+def iou_cxcywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of (N, 4) (cx, cy, w, h) boxes (any one unit, pixels or crop-normalised), row by row."""
+    a1, a2 = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
+    b1, b2 = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
+    inter = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0, None).prod(axis=1)
+    union = a[:, 2:].prod(axis=1) + b[:, 2:].prod(axis=1) - inter
+    return inter / np.maximum(union, 1e-12)

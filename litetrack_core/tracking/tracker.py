@@ -2,8 +2,9 @@
 
 Frames are RGB uint8 arrays (H, W, 3); boxes are (x, y, w, h) in image pixels. What depends only
 on the target (text features, template crop and masks, prompts) is computed in ``set_target``
-and reused; ``track`` crops the search region around the last box, runs the model once and
-decodes the best cell of score x Hanning window x target probability (as UVLTrack does).
+and reused; ``track`` crops the search region around the last box, runs the model once (twice when
+a target memory checks its answer) and decodes the best cell of score x Hanning window x target
+probability (as UVLTrack does).
 
 Added for robots: when the score stays low for ``lost_after`` frames the state becomes LOST, and
 a target named in words is looked for again on the whole frame every ``reground_every`` frames
@@ -22,7 +23,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -82,6 +83,17 @@ class _Target:
     def next_step(self) -> FrameStep | GraphStep:
         """The call the next frame makes: ``read_step`` when it reads the memory, else ``step``."""
         return self.read_step if self.reads_memory else self.step
+
+
+class _Answer(NamedTuple):
+    """One model call's decoded output: its features, best cell, score there, that cell's box
+    (crop-normalised cx, cy, w, h) and the box in the image (x, y, w, h px, before clipping)."""
+
+    feats: BackboneOutput
+    best: int
+    score: float
+    box_net: np.ndarray
+    box: np.ndarray
 
 
 class Tracker:
@@ -230,21 +242,20 @@ class Tracker:
         crop, search = self._search_input(frame, tuple(target.box))
         t1 = time.perf_counter()
         read = target.reads_memory
-        feats, head = target.next_step(search, keep_ratio)
-        score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
-        prob = head.target_prob[0].double().cpu().numpy()
-        bbox_map = head.bbox_map[0].float().cpu().numpy()
+        answer = self._answer(target, target.next_step, crop, search, keep_ratio, frame.shape)
+        overruled = False
+        if read and target.memory.doubts(tuple(answer.box), tuple(target.box)):
+            plain = self._answer(target, target.step, crop, search, keep_ratio, frame.shape)
+            overruled = target.memory.overrules(tuple(plain.box), tuple(answer.box))
+            answer = plain if overruled else answer
         t2 = time.perf_counter()
-
         target.frame_index += 1
-        best = int(np.argmax(score_map * self._window * prob))
-        score = float(score_map[best] * prob[best])
-        box_net = bbox_map[best]
-        target.box = self._to_image(box_net, crop.resize_factor, target.box, frame.shape, target.aspect)
-        self._remember_best(target, score, feats, box_net)
+        target.box, score = answer.box, answer.score
+        self._remember_best(target, score, answer.feats, answer.box_net)
         grounding = self._update_state(target, frame, score)
         if target.memory is not None:
-            self._remember_target(target, target.memory, frame, score, feats.search[0, best], grounding is not None)
+            cell = answer.feats.search[0, answer.best]
+            self._remember_target(target, target.memory, frame, score, cell, grounding is not None)
             target.reads_memory = target.memory.reads_after(score)
         t3 = time.perf_counter()
         timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
@@ -252,8 +263,9 @@ class Tracker:
             self.keep_ratio = self._budget.update(timing.total_ms)
         box = self._clip_to_frame(tuple(target.box), frame.shape)
         path, g_score, regrounded = grounding if grounding is not None else ("", float("nan"), False)
-        return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, best, keep_ratio,
-                           path, g_score, **self._memory_status(target), memory_read=read)
+        return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, answer.best,
+                           keep_ratio, path, g_score, **self._memory_status(target), memory_read=read,
+                           memory_overruled=overruled)
 
     def probe(self, frame: np.ndarray, box: Box, keep_ratio: float | None = None) -> tuple[BackboneOutput, HeadOutput]:
         """The model's output on the search crop of ``frame`` around ``box`` (x, y, w, h pixels), from
@@ -321,6 +333,17 @@ class Tracker:
             if step_score >= self.config.lost_score and (best is None or found.probability * step_score > best[0]):
                 best = (found.probability * step_score, found.box_xywh_px)
         return None if best is None else (best[1], best[0])
+
+    def _answer(self, target: _Target, step: FrameStep | GraphStep, crop: Crop, search: torch.Tensor,
+                keep_ratio: float, shape: tuple[int, ...]) -> _Answer:
+        """``step`` on the search crop, decoded at its best cell (module docstring)."""
+        feats, head = step(search, keep_ratio)
+        score_map = head.score_map[0].reshape(-1).double().cpu().numpy()
+        prob = head.target_prob[0].double().cpu().numpy()
+        best = int(np.argmax(score_map * self._window * prob))
+        box_net = head.bbox_map[0, best].float().cpu().numpy()
+        box = self._to_image(box_net, crop.resize_factor, target.box, shape, target.aspect)
+        return _Answer(feats, best, float(score_map[best] * prob[best]), box_net, box)
 
     def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...],
                   aspect: float) -> np.ndarray:

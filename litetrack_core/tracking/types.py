@@ -62,6 +62,8 @@ class TrackResult:
     memory_entries: past frames in the target memory (besides the first template; 0 without memory).
     memory_last_write: frame index of the memory's last write, -1 when none (or no memory).
     memory_read: whether this frame's model call read the memory (``MemoryConfig.read``).
+    memory_overruled: whether the box found reading the memory was checked and the first template's
+        own answer taken instead (``MemoryConfig.check``).
     """
 
     frame_index: int
@@ -77,6 +79,7 @@ class TrackResult:
     memory_entries: int = 0
     memory_last_write: int = -1
     memory_read: bool = False
+    memory_overruled: bool = False
 
 
 class FrameTracker(Protocol):

@@ -23,6 +23,8 @@ from vision_msgs.msg import (
     Pose2D,
 )
 
+from litetrack_core.tracking.types import TrackResult, TrackState
+from litetrack_ros.messages import status as status_message
 from litetrack_ros.msg import TrackStatus
 from litetrack_ros.srv import SetTarget
 
@@ -81,8 +83,18 @@ def test_track_status_constants_and_fields():
         "memory_entries": "uint32",
         "memory_last_write": "int64",
         "memory_read": "boolean",
+        "memory_overruled": "boolean",
     }
     assert TrackStatus().state == TrackStatus.IDLE
+
+
+def test_track_status_carries_the_target_memory_of_a_result():
+    result = TrackResult(7, (1.0, 2.0, 3.0, 4.0), 0.6, TrackState.TRACKING, memory_entries=2, memory_last_write=5,
+                         memory_read=True, memory_overruled=True)
+    msg = status_message(Header(frame_id="camera"), result, None, 7, 0)
+    assert (msg.memory_entries, msg.memory_last_write, msg.memory_read, msg.memory_overruled) == (2, 5, True, True)
+    quiet = status_message(Header(), TrackResult(8, (1.0, 2.0, 3.0, 4.0), 0.9, TrackState.TRACKING), None, 8, 0)
+    assert (quiet.memory_read, quiet.memory_overruled) == (False, False)
 
 
 def test_set_target_fields():

@@ -26,14 +26,17 @@ from litetrack_core.models.memory import encode_memory, with_memory
 from litetrack_core.models.text import TokenizedText
 from litetrack_core.tracking.crop import box_in_crop, cell_mask, crop_around, to_model_input
 from litetrack_core.tracking.load import load_tracker
+from litetrack_core.tracking.memory import MemoryConfig, TargetMemory, overlap
 from litetrack_core.tracking.tracker import Tracker, TrackerConfig
 from litetrack_core.tracking.types import TrackState
 from litetrack_core.weights.checkpoint import DEFAULT_CHECKPOINT
 
 FIRST_BOX = (593.6, 189.7, 37.5, 68.4)  # the clip's groundtruth.txt, frame 1
 SENTENCE = "the person in the light blue jacket"
-# Every frame written (score and agreement floors at 0), every 5 frames, and read on every frame.
-ALWAYS = dict(memory_score=0.0, memory_agreement=0.0, memory_interval=5, lost_after=0, memory_read="always")
+# Every frame written (score and agreement floors at 0), every 5 frames, and read on every frame
+# (its answers unchecked).
+ALWAYS = dict(memory_score=0.0, memory_agreement=0.0, memory_interval=5, lost_after=0, memory_read="always",
+              memory_check=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +164,46 @@ def test_read_weak_leaves_a_confident_track_as_without_a_memory(model, frames):
     assert boxes["always"] != boxes["off"]
 
 
+def test_a_box_moved_by_the_memory_is_checked_against_the_first_template(model, frames):
+    """memory_check: an answer found reading the memory whose box overlaps the last box by IoU under
+    the check is compared with the first template's own answer on the same crop, which stands where
+    the two disagree (IoU < 0.5). At 1.0 every read answer is checked: up to the first overruled
+    frame the boxes are those of no check, and there the box taken is another place."""
+    results = {}
+    for check in (0.0, 1.0):
+        tracker = Tracker(model, TrackerConfig(memory_size=3, **{**ALWAYS, "memory_check": check}))
+        tracker.set_target(frames[0], box=FIRST_BOX)
+        results[check] = [tracker.track(f) for f in frames[1:40]]
+    unchecked, checked = results[0.0], results[1.0]
+    assert not any(r.memory_overruled for r in unchecked)
+    overruled = [i for i, r in enumerate(checked) if r.memory_overruled]
+    assert overruled and all(checked[i].memory_read for i in overruled)
+    first = overruled[0]
+    assert [r.box_xywh_px for r in checked[:first]] == [r.box_xywh_px for r in unchecked[:first]]
+    moved = iou(np.array([checked[first].box_xywh_px]), np.array([unchecked[first].box_xywh_px]))[0]
+    assert moved < 0.5
+
+
+def test_the_check_doubts_boxes_that_moved_and_overrules_those_elsewhere():
+    memory = TargetMemory(MemoryConfig(size=1, check=0.5), torch.ones(1, 4), torch.ones(1))
+    last = (0.0, 0.0, 10.0, 10.0)
+    assert overlap(last, last) == pytest.approx(1.0)
+    assert overlap(last, (5.0, 0.0, 10.0, 10.0)) == pytest.approx(50 / 150)  # half of each: 50 px of 150
+    assert overlap(last, (20.0, 0.0, 10.0, 10.0)) == 0.0
+    assert not memory.doubts((1.0, 0.0, 10.0, 10.0), last)  # IoU 0.82
+    assert memory.doubts((5.0, 0.0, 10.0, 10.0), last)
+    assert memory.overrules((5.0, 0.0, 10.0, 10.0), last) and not memory.overrules((1.0, 0.0, 10.0, 10.0), last)
+    never = TargetMemory(MemoryConfig(size=1, check=0.0), torch.ones(1, 4), torch.ones(1))
+    assert not never.doubts((20.0, 0.0, 10.0, 10.0), last)
+
+
 def test_memory_needs_an_asymmetric_model(frames):
     exact = create_model(tiny_config(csa=True))
     with pytest.raises(ValueError, match="memory_size needs an asymmetric model"):
         Tracker(exact, TrackerConfig(memory_size=2))
     for bad, message in [(dict(memory_size=-1), "memory_size=-1"), (dict(memory_interval=0), "memory_interval=0"),
-                         (dict(memory_score=1.5), "memory_score=1.5"), (dict(memory_read="never"), "memory_read='never'")]:
+                         (dict(memory_score=1.5), "memory_score=1.5"), (dict(memory_read="never"), "memory_read='never'"),
+                         (dict(memory_check=-0.1), "memory_check=-0.1")]:
         with pytest.raises(ValueError, match=message):
             TrackerConfig(**bad)
 

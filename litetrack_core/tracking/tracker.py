@@ -34,6 +34,7 @@ from litetrack_core.models.head import HeadOutput
 from litetrack_core.models.litetrack import BBOX, NLBBOX, BackboneOutput, LiteTrack, TargetState, TextFeatures
 from litetrack_core.models.step import prepare_for_inference
 from litetrack_core.models.text import TokenizedText, Tokenizer
+from litetrack_core.tracking.boxes import clip_to_frame, to_image
 from litetrack_core.tracking.budget import KEEP_RATIOS, KeepRatioController
 from litetrack_core.tracking.config import TrackerConfig
 from litetrack_core.tracking.crop import Crop, box_in_crop, cell_mask, crop_around, to_model_input
@@ -223,7 +224,7 @@ class Tracker:
         if self.config.memory_size:
             self._target.memory = self._new_memory(state, feats.search[0][context_mask[0]])
         timing = Timing(model_ms=(time.perf_counter() - start) * 1000)
-        return TrackResult(0, self._clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
+        return TrackResult(0, clip_to_frame(box, frame.shape), score, TrackState.TRACKING, timing,
                            grounding=path, grounding_score=score, **self._memory_status(self._target))
 
     def track(self, frame: np.ndarray) -> TrackResult:
@@ -261,7 +262,7 @@ class Tracker:
         timing = Timing((t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000)
         if self._budget is not None:
             self.keep_ratio = self._budget.update(timing.total_ms)
-        box = self._clip_to_frame(tuple(target.box), frame.shape)
+        box = clip_to_frame(tuple(target.box), frame.shape)
         path, g_score, regrounded = grounding if grounding is not None else ("", float("nan"), False)
         return TrackResult(target.frame_index, box, score, target.track_state, timing, regrounded, answer.best,
                            keep_ratio, path, g_score, **self._memory_status(target), memory_read=read,
@@ -342,36 +343,9 @@ class Tracker:
         prob = head.target_prob[0].double().cpu().numpy()
         best = int(np.argmax(score_map * self._window * prob))
         box_net = head.bbox_map[0, best].float().cpu().numpy()
-        box = self._to_image(box_net, crop.resize_factor, target.box, shape, target.aspect)
+        box = to_image(box_net, self.model.cfg.search_size, crop.resize_factor, target.box, shape, target.aspect,
+                       self.config)
         return _Answer(feats, best, float(score_map[best] * prob[best]), box_net, box)
-
-    def _to_image(self, box_net: np.ndarray, resize_factor: float, prev: np.ndarray, shape: tuple[int, ...],
-                  aspect: float) -> np.ndarray:
-        """Crop-normalised (cx, cy, w, h) -> image (x, y, w, h), its size damped by ``scale_lr`` and
-        bounded by ``scale_step``, its shape pulled toward ``aspect`` (w / h) by ``aspect_anchor``,
-        kept ``clip_margin_px`` inside the frame."""
-        size = self.model.cfg.search_size
-        cx, cy, w, h = (box_net * np.float32(size / resize_factor)).astype(np.float64)
-        half = 0.5 * size / resize_factor
-        cx += prev[0] + prev[2] / 2 - half
-        cy += prev[1] + prev[3] / 2 - half
-        lr = self.config.scale_lr
-        if lr < 1.0:  # at 1.0 the model's size as it is, bit for bit
-            w, h = prev[2] + lr * (w - prev[2]), prev[3] + lr * (h - prev[3])
-        step = self.config.scale_step
-        if step > 0.0:  # at 0 no bound, bit for bit
-            w = min(max(w, prev[2] / (1 + step)), prev[2] * (1 + step))
-            h = min(max(h, prev[3] / (1 + step)), prev[3] * (1 + step))
-        anchor = self.config.aspect_anchor
-        if anchor > 0.0:  # at 0 the model's shape as it is, bit for bit
-            # sqrt of the aspect's factor on each side: area unchanged; a zero side stays finite
-            pull = (aspect * max(h, 1e-6) / max(w, 1e-6)) ** (anchor / 2)
-            w, h = w * pull, h / pull
-        fh, fw = shape[:2]
-        m = self.config.clip_margin_px
-        x1, y1 = min(max(0.0, cx - w / 2), fw - m), min(max(0.0, cy - h / 2), fh - m)
-        x2, y2 = min(max(m, cx + w / 2), fw), min(max(m, cy + h / 2), fh)
-        return np.array([x1, y1, max(m, x2 - x1), max(m, y2 - y1)])
 
     def _remember_best(self, target: _Target, score: float, feats: BackboneOutput, box_net: np.ndarray) -> None:
         """Prompt update (UVLTrack): every ``update_interval`` frames, rebuild the prompts from
@@ -490,11 +464,3 @@ class Tracker:
         tokens = self.tokenizer(text) if text is not None else TokenizedText.empty(self.model.cfg.max_text_tokens)
         with self._full_precision():  # float32 features serve grounding and, cast by autocast, the step
             return self.model.encode_text(TokenizedText(tokens.ids.to(self.device), tokens.mask.to(self.device)))
-
-    @staticmethod
-    def _clip_to_frame(box: Box, shape: tuple[int, ...]) -> Box:
-        """The part of ``box`` inside the frame (what a user is told); at least 1 px wide and high."""
-        fh, fw = shape[:2]
-        x1, y1 = min(max(box[0], 0.0), fw - 1.0), min(max(box[1], 0.0), fh - 1.0)
-        x2, y2 = min(max(box[0] + box[2], x1 + 1.0), float(fw)), min(max(box[1] + box[3], y1 + 1.0), float(fh))
-        return (x1, y1, x2 - x1, y2 - y1)

@@ -24,12 +24,9 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
-from litetrack_core.clips import PEDESTRIAN
 from litetrack_core.bench_command import add_bench_parser
+from litetrack_core.clips import PEDESTRIAN
 from litetrack_core.engines.arguments import add_engine_arguments, add_memory_argument, memory_settings
-from litetrack_core.engines.engine import ENGINES
 from litetrack_core.export.command import add_export_parser
 from litetrack_core.eval.command import add_eval_parser
 from litetrack_core.eval.failures import add_failures_parser

@@ -81,8 +81,8 @@ class TrackerNode(Node):
             try:
                 self.declare_parameter(name, default, descriptor)
             except ParameterException as err:  # out of range or of the wrong type (command line, parameters file)
-                allowed = descriptor.additional_constraints or allowed(descriptor)
-                raise ValueError(f"parameter {name} refused{f' (must be {allowed})' if allowed else ''}: {err}") from None
+                rule = descriptor.additional_constraints or allowed(descriptor)
+                raise ValueError(f"parameter {name} refused{f' (must be {rule})' if rule else ''}: {err}") from None
         self._check_choices()
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
@@ -115,9 +115,9 @@ class TrackerNode(Node):
     def _check_choices(self) -> None:
         """Refuse bad enum values at start, quoted, with what is allowed."""
         choices = {"device": DEVICES, "precision": tuple(PRECISIONS), "reliability": tuple(RELIABILITY), "engine": ENGINES}
-        for name, allowed in choices.items():
-            if self._p(name) not in allowed:
-                raise ValueError(f"parameter {name}={self._p(name)!r} is not one of {list(allowed)}")
+        for name, options in choices.items():
+            if self._p(name) not in options:
+                raise ValueError(f"parameter {name}={self._p(name)!r} is not one of {list(options)}")
         box = list(self._p("target_box"))
         if box != [0.0] and (len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0):
             raise ValueError(f"parameter target_box={box} must be [x, y, w, h] in pixels with w, h > 0, or [0.0]")

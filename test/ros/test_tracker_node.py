@@ -354,6 +354,8 @@ def test_bad_parameters_are_refused_at_start(checkpoint):
         "parameter device='tpu' is not one of ['auto', 'cpu', 'cuda']": dict(device="tpu"),
         "parameter keep_ratio=0.0 must be in (0, 1]": dict(keep_ratio="0.0"),
         "parameter keep_ratio refused (must be in (0, 1]): Invalid parameter value (1.5)": dict(keep_ratio="1.5"),
+        # a range without words of its own: the range itself is quoted
+        "parameter threads refused (must be in [0, 1024]): Invalid parameter value (-1)": dict(threads="-1"),
         "parameter engine='tflite' is not one of ['auto', 'torch', 'onnxruntime', 'openvino', 'tensorrt']": dict(engine="tflite"),
     }
     procs = {message: start_node(checkpoint, **args) for message, args in expected.items()}  # at once: seconds each

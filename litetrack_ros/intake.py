@@ -8,8 +8,9 @@
   frame to the newest searches where the target was, not where it went (the packaged clip's named
   walker, set on frame 0 and first tracked on frame 13, is behind another walker there and lost for
   good; tracked through frames in between, it is followed; docs/engines.md has the corpus's
-  figures). The worker steps through some of them, evenly spaced, then (``chase``) through half as
-  many of those that arrived during that, and so on, before it goes on with the newest.
+  figures). The worker steps through some of them, evenly spaced (more after a long wait, so that
+  they stay at most ``CATCH_UP_STRIDE`` frames apart), then (``chase``) through half as many of those
+  that arrived during that, and so on, before it goes on with the newest.
 
 Frames are items ``(message, arrival time in ns)``; ``stamp_of(message)`` is the message's stamp in ns.
 """
@@ -24,10 +25,13 @@ from typing import Generic, TypeVar
 from litetrack_ros.frame_slot import FrameSlot
 from litetrack_ros.target_requests import TargetRequest, TargetRequests
 
-__all__ = ["CATCH_UP_HELD", "Intake"]
+__all__ = ["CATCH_UP_HELD", "CATCH_UP_STRIDE", "Intake"]
 
 M = TypeVar("M")
 CATCH_UP_HELD = 32  # frames held for a catch-up at most; beyond, every other one is let go
+# After a set, at most this many frames between two stepped ones: a slow set (3 s under load, 90
+# frames) spread over 8 steps moved a walker 80 px between them and lost him (docs/engines.md).
+CATCH_UP_STRIDE = 4
 
 
 class Intake(Generic[M]):
@@ -87,12 +91,17 @@ class Intake(Generic[M]):
                 if self._stamp(item[0]) > after_ns:
                     self._hold(item)
 
-    def close_catch_up(self, count: int, after_ns: int) -> list[tuple[M, int]]:
+    def close_catch_up(self, count: int, after_ns: int, max_stride: int = 0) -> list[tuple[M, int]]:
         """Stop keeping frames; ``count`` of the kept ones stamped after ``after_ns``, oldest first,
-        evenly spaced and ending with the newest kept (all of them when there are no more)."""
+        evenly spaced and ending with the newest kept (all of them when there are no more).
+        ``max_stride`` > 0 (and ``count`` > 0): more than ``count`` where the wait was long, so that
+        the chosen ones are at most that many arrivals apart, as far as the held frames allow."""
         with self._lock:
             held, self._catch_up = self._catch_up or [], None
-        items = [item for _, item in held if self._stamp(item[0]) > after_ns]
+        held = [(n, item) for n, item in held if self._stamp(item[0]) > after_ns]
+        if count and max_stride and held:
+            count = max(count, -(-held[-1][0] // max_stride))  # held[-1][0]: the wait, in arrivals
+        items = [item for _, item in held]
         if len(items) <= count:
             return items
         n = len(items)

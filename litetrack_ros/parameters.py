@@ -79,8 +79,9 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
                           "first template alone, whose answer stands where they disagree (0: never)",
                      {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "catch_up_frames": (8, "after a target is set, the tracker steps through this many of the frames that arrived "
-                           "meanwhile (evenly spaced), then through half as many of those that arrived during that, and "
-                           "so on, before the newest; 0: straight to the newest",
+                           "meanwhile (evenly spaced; more after a long set, so that they stay at most 4 frames apart), "
+                           "then through half as many of those that arrived during that, and so on, before the newest; "
+                           "0: straight to the newest",
                         {"integer_range": _int_range(0, 16)}),
     "max_rate_hz": (0.0, "process at most this many frames per second (0: as fast as possible)", {"floating_point_range": _float_range(0.0, 1000.0)}),
     "latency_warn_ms": (100.0, "diagnostics WARN when latency p95 (image stamp -> detection) exceeds this (0: off)", {"floating_point_range": _float_range(0.0, 60000.0)}),

@@ -53,7 +53,7 @@ from litetrack_core.tracking.video import draw_result
 from litetrack_ros import messages
 from litetrack_ros.diagnostics import NodeState, NodeStats, diagnostics
 from litetrack_ros.image_conversion import ImageTooLarge, compressed_to_rgb, image_to_rgb, rgb_to_image
-from litetrack_ros.intake import Intake
+from litetrack_ros.intake import CATCH_UP_STRIDE, Intake
 from litetrack_ros.msg import TrackStatus
 from litetrack_ros.parameters import DEVICES, ENGINES, LIVE, PARAMETERS, RELIABILITY, TRACKER_CONFIG, allowed
 from litetrack_ros.srv import SetTarget
@@ -345,7 +345,7 @@ class TrackerNode(Node):
         try:
             done = self._set(request, msg, arrived_ns, taken_ns)
         finally:
-            frames = self.intake.close_catch_up(count, stamp)
+            frames = self.intake.close_catch_up(count, stamp, CATCH_UP_STRIDE)
         if done:
             self.intake.chase(frames, self._catch_up)
 

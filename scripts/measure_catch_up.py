@@ -12,7 +12,8 @@ names, B: odd), with "no gap" (every frame tracked) for reference.
 ``--step-frames F`` replays the node's timing instead: each step takes F frames of video; after the
 catch-up the worker takes the newest frame that has arrived, and each frame it skips shows the last
 box tracked (what a robot is shown). ``--chase`` adds, per count, the node's catch-up going on
-through fewer of the frames that arrived during the previous round (``Intake.chase``).
+through fewer of the frames that arrived during the previous round (``Intake.chase``);
+``--max-stride S ...`` compares the first round's bound on the frames between two steps (0: none).
 """
 
 from __future__ import annotations
@@ -28,17 +29,18 @@ from litetrack_ros.intake import Intake
 from sweep_loop import corpus_halves, half_means  # scripts/, beside this file
 
 
-def caught_up(gap: int, count: int, intake: Intake[int] | None = None) -> list[tuple[int, int]]:
+def caught_up(gap: int, count: int, intake: Intake[int] | None = None, max_stride: int = 0) -> list[tuple[int, int]]:
     """The frames (1 .. gap-1, as intake items) that the node steps through after a set on frame 0, by
-    its own rule; ``intake`` (a fresh one unless given) is left as the node leaves it."""
+    its own rule (``max_stride`` as ``Intake.close_catch_up``'s); ``intake`` (a fresh one unless given)
+    is left as the node leaves it."""
     intake = Intake(lambda index: index) if intake is None else intake
     intake.open_catch_up(after_ns=0)
     for index in range(1, gap):
         intake.receive(index, 0)
-    return intake.close_catch_up(count, after_ns=0)
+    return intake.close_catch_up(count, after_ns=0, max_stride=max_stride)
 
 
-def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: bool) -> list[int]:
+def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: bool, max_stride: int) -> list[int]:
     """The frames the node tracks after a set on frame 0 that took ``gap`` frames: its catch-up (once,
     or ``Intake.chase``: frames arriving as the steps take time), then the newest frame at each step."""
     intake: Intake[int] = Intake(lambda index: index)
@@ -53,7 +55,7 @@ def node_plan(gap: int, count: int, step_frames: float, frames: int, chase: bool
         now += step_frames
         return True
 
-    batch = caught_up(gap, count, intake)
+    batch = caught_up(gap, count, intake, max_stride)
     if chase:
         intake.chase(batch, step)
     else:
@@ -75,8 +77,9 @@ def plans(args: argparse.Namespace, frames: int) -> dict[str, list[int]]:
         return {"no gap": list(range(1, frames)), **{f"catch-up {c}": [i for i, _ in caught_up(args.gap, c)] + after
                                                    for c in args.counts}}
     kinds = {"catch-up": False, **({"chase": True} if args.chase else {})}
-    return {f"{kind} {count}": node_plan(args.gap, count, args.step_frames, frames, chase)
-            for count in args.counts for kind, chase in kinds.items()}
+    return {f"{kind} {count}" + (f" stride {stride}" if stride else ""):
+            node_plan(args.gap, count, args.step_frames, frames, chase, stride)
+            for count in args.counts for kind, chase in kinds.items() for stride in args.max_stride}
 
 
 def main() -> None:
@@ -90,6 +93,8 @@ def main() -> None:
     parser.add_argument("--step-frames", type=float, default=0.0,
                         help="frames of video per tracking step (0: every frame after the gap is tracked)")
     parser.add_argument("--chase", action="store_true", help="also compare the catch-up going on (Intake.chase)")
+    parser.add_argument("--max-stride", type=int, nargs="+", default=[0],
+                        help="with --step-frames: the first round's most frames between two steps, each compared (0: no bound)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     sequences, halves = corpus_halves(args.corpus, args.half)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from litetrack_ros.intake import CATCH_UP_HELD, Intake
+from litetrack_ros.intake import CATCH_UP_HELD, CATCH_UP_STRIDE, Intake
 from litetrack_ros.target_requests import TargetRequest, TargetRequests
 
 
@@ -85,6 +85,24 @@ def test_a_long_catch_up_holds_a_bounded_number_of_frames_evenly_thinned():
     gaps = {b - a for a, b in zip(held, held[1:])}
     assert CATCH_UP_HELD // 2 <= len(held) <= CATCH_UP_HELD and len(gaps) == 1, held
     assert held[0] <= gaps.pop() and held[-1] > 1000 - 2 * (held[1] - held[0])  # over the whole wait
+
+
+def test_after_a_long_wait_the_catch_up_steps_more_frames_to_keep_them_close_together():
+    # a set that took 90 frames (3 s at 30 Hz): 8 frames would be 11 apart, a walker's width or more
+    def close(count: int, max_stride: int) -> list[int]:
+        frames = intake()
+        frames.open_catch_up(after_ns=0)
+        for stamp in range(1, 91):
+            frames.receive(Frame(stamp), 0)
+        return [f.stamp for f, _ in frames.close_catch_up(count, after_ns=0, max_stride=max_stride)]
+
+    assert len(close(8, 0)) == 8 and close(0, CATCH_UP_STRIDE) == []  # unbounded as before; 0 still off
+    chosen = close(8, CATCH_UP_STRIDE)
+    assert chosen == sorted(set(chosen)) and chosen[-1] == 88  # the newest held (every 4th is held by 90)
+    assert max(chosen[0], *(b - a for a, b in zip(chosen, chosen[1:]))) <= CATCH_UP_STRIDE, chosen
+    assert close(8, 2) == chosen  # as close as the held frames allow, no closer
+    short = close(8, CATCH_UP_STRIDE * 100)
+    assert len(short) == 8  # never fewer than asked
 
 
 def _camera_during_catch_up(frames: Intake[Frame], gap: int, count: int, per_step: int, stop_after: int = 0):

@@ -6,6 +6,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.qos import ReliabilityPolicy
 
 from litetrack_core.engines.engine import ENGINES
+from litetrack_ros.intake import CATCH_UP_STRIDE
 
 __all__ = ["DEVICES", "ENGINES", "LIVE", "PARAMETERS", "RELIABILITY", "TRACKER_CONFIG", "allowed"]
 
@@ -79,7 +80,7 @@ PARAMETERS: dict[str, tuple[object, str, dict]] = {
                           "first template alone, whose answer stands where they disagree (0: never)",
                      {"read_only": True, "floating_point_range": _float_range(0.0, 1.0)}),
     "catch_up_frames": (8, "after a target is set, the tracker steps through this many of the frames that arrived "
-                           "meanwhile (evenly spaced; more after a long set, so that they stay at most 4 frames apart), "
+                           f"meanwhile (evenly spaced; more after a long set, so that they stay at most {CATCH_UP_STRIDE} frames apart), "
                            "then through half as many of those that arrived during that, and so on, before the newest; "
                            "0: straight to the newest",
                         {"integer_range": _int_range(0, 16)}),

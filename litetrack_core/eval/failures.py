@@ -11,6 +11,11 @@ starts, its first frame and its worst frame, cropped around the boxes with room 
 tracker's IoU, its centre error in units of the true box's diagonal and its box area over the true
 one: a centre error above about 0.5 is drift or a distractor, an area far from 1 with the centre on
 the target is scale.
+
+For every sequence it also prints the AUC the tracker would score if it had kept the target through
+its failure spans at its own precision elsewhere (``kept_auc``): what re-finding a lost target (a
+target memory, re-detection) can gain at most without sharper boxes, and so whether a set of
+sequences can show such a capability at all.
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from litetrack_core.eval.metrics import iou
+from litetrack_core.eval.metrics import iou, scored_overlaps, success_auc
 
 if TYPE_CHECKING:
     from litetrack_core.data.sequence import Sequence
 
-__all__ = ["FailureSpan", "add_failures_parser", "failure_spans", "failure_sheet"]
+__all__ = ["FailureSpan", "add_failures_parser", "failure_spans", "failure_sheet", "kept_auc"]
 
 FAILED_IOU = 0.3
 MIN_SPAN = 5
@@ -66,6 +71,22 @@ def failure_spans(overlaps: np.ndarray, visible: np.ndarray, min_span: int = MIN
                 spans.append(FailureSpan(int(run[0]), int(run[-1]), int(run[np.argmin(overlaps[run])])))
             start = None
     return spans
+
+
+def kept_auc(overlaps: np.ndarray, visible: np.ndarray) -> float:
+    """Success AUC in [0, 1] of ``overlaps`` (per-frame IoU as scored, ``metrics.scored_overlaps``) with
+    every frame of a failure span given the median IoU of the visible frames outside the spans: the
+    track kept through its failures at the tracker's own precision. Without spans, the AUC as it is."""
+    kept = np.asarray(overlaps, dtype=np.float64).copy()
+    spans = failure_spans(kept, visible)
+    lost = np.zeros(len(kept), bool)
+    for span in spans:
+        lost[span.start : span.end + 1] = True
+    lost &= visible
+    held = visible & ~lost
+    if lost.any() and held.any():
+        kept[lost] = np.median(kept[held])
+    return success_auc(kept)
 
 
 def _describe(pred: np.ndarray, truth: np.ndarray, overlap: float) -> str:
@@ -148,7 +169,7 @@ def run_failures(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     trackers = summary.get("trackers", {})
-    drawn = 0
+    drawn, aucs = 0, []
     names = [args.tracker] + ([args.baseline] if args.baseline else [])
     for seq in sequences:
         try:
@@ -156,6 +177,10 @@ def run_failures(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as err:
             print(f"skipped {seq.name}: {err}", file=sys.stderr)
             continue
+        overlaps = scored_overlaps(boxes[args.tracker], seq.ground_truth, seq.absent)
+        aucs.append((success_auc(overlaps), kept_auc(overlaps, ~seq.absent)))
+        print(f"{seq.name}: {args.tracker} AUC {100 * aucs[-1][0]:.1f}, {100 * aucs[-1][1]:.1f} if kept through its "
+              "failure spans")
         scores = {n: trackers.get(n, {}).get("sequences", {}).get(seq.name, {}).get("auc") for n in names}
         if args.baseline and None not in scores.values() and scores[args.tracker] >= scores[args.baseline]:
             continue  # not below the baseline: nothing to explain
@@ -163,6 +188,10 @@ def run_failures(args: argparse.Namespace) -> int:
         if path is not None:
             drawn += 1
             print(f"{path}: " + ", ".join(f"{n} AUC {100 * s:.1f}" for n, s in scores.items() if s is not None))
+    if aucs:
+        now, kept = np.mean(aucs, axis=0)
+        print(f"mean over {len(aucs)} sequences: {args.tracker} AUC {100 * now:.1f}, {100 * kept:.1f} if kept through "
+              "every failure span")
     print(f"{drawn} failure sheets in {args.out}")
     return 0
 

@@ -43,7 +43,9 @@ __all__ = [
     "centre_error",
     "iou",
     "normalised_centre_error",
+    "scored_overlaps",
     "sequence_scores",
+    "success_auc",
     "valid_ground_truth",
 ]
 
@@ -160,18 +162,37 @@ def _scores(success: np.ndarray, precision: np.ndarray, norm: np.ndarray, frames
     )
 
 
-def sequence_scores(pred: np.ndarray, gt: np.ndarray, absent: np.ndarray | None = None) -> Scores:
-    """Scores of one sequence: ``pred`` and ``gt`` (N, 4) x, y, w, h pixels; ``absent`` (N,) bool or None.
-
-    Frame 0's prediction is replaced by ``gt[0]``; absent frames count as failures (module docstring).
-    """
+def _given_first(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pair checked, with frame 0's prediction replaced by the given box (module docstring)."""
     pred, gt = _check_pair(pred, gt)
     if len(gt) == 0:
         raise ValueError("a sequence needs at least one frame, got 0")
     pred = pred.copy()
     pred[0] = gt[0]
+    return pred, gt
+
+
+def scored_overlaps(pred: np.ndarray, gt: np.ndarray, absent: np.ndarray | None = None) -> np.ndarray:
+    """(N,) the IoU of each frame as ``sequence_scores`` counts it: frame 0 the given box, absent or
+    invalid frames 0."""
+    pred, gt = _given_first(pred, gt)
+    return np.where(valid_ground_truth(gt, absent), iou(pred, gt), 0.0)
+
+
+def success_auc(overlaps: np.ndarray) -> float:
+    """Success AUC in [0, 1] of per-frame IoUs (``scored_overlaps``): the mean success rate over
+    ``OVERLAP_THRESHOLDS``, as ``Scores.auc``."""
+    return float(_rates_above(np.asarray(overlaps, dtype=np.float64), OVERLAP_THRESHOLDS).mean())
+
+
+def sequence_scores(pred: np.ndarray, gt: np.ndarray, absent: np.ndarray | None = None) -> Scores:
+    """Scores of one sequence: ``pred`` and ``gt`` (N, 4) x, y, w, h pixels; ``absent`` (N,) bool or None.
+
+    Frame 0's prediction is replaced by ``gt[0]``; absent frames count as failures (module docstring).
+    """
+    overlap = scored_overlaps(pred, gt, absent)
+    pred, gt = _given_first(pred, gt)
     valid = valid_ground_truth(gt, absent)
-    overlap = np.where(valid, iou(pred, gt), 0.0)
     err = np.where(valid, centre_error(pred, gt), np.inf)
     norm_err = np.where(valid, normalised_centre_error(pred, gt), np.inf)
     return _scores(

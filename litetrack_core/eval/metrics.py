@@ -176,7 +176,11 @@ def scored_overlaps(pred: np.ndarray, gt: np.ndarray, absent: np.ndarray | None 
     """(N,) the IoU of each frame as ``sequence_scores`` counts it: frame 0 the given box, absent or
     invalid frames 0."""
     pred, gt = _given_first(pred, gt)
-    return np.where(valid_ground_truth(gt, absent), iou(pred, gt), 0.0)
+    return _overlaps(pred, gt, valid_ground_truth(gt, absent))
+
+
+def _overlaps(pred: np.ndarray, gt: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    return np.where(valid, iou(pred, gt), 0.0)
 
 
 def success_auc(overlaps: np.ndarray) -> float:
@@ -190,9 +194,9 @@ def sequence_scores(pred: np.ndarray, gt: np.ndarray, absent: np.ndarray | None 
 
     Frame 0's prediction is replaced by ``gt[0]``; absent frames count as failures (module docstring).
     """
-    overlap = scored_overlaps(pred, gt, absent)
     pred, gt = _given_first(pred, gt)
     valid = valid_ground_truth(gt, absent)
+    overlap = _overlaps(pred, gt, valid)
     err = np.where(valid, centre_error(pred, gt), np.inf)
     norm_err = np.where(valid, normalised_centre_error(pred, gt), np.inf)
     return _scores(
